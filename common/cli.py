@@ -1,0 +1,119 @@
+"""The `fdc` console script: parses the command line and hands over to one service's main.
+
+Service modules are imported lazily so that `fdc display` on a Pi Zero does not pay for the publisher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+
+from common import __version__
+from common.config import ConfigError, read_yaml
+
+EXIT_OK = 0
+EXIT_CONFIG = 2  # bad config or usage
+EXIT_UNREACHABLE = 3  # Bamboo or broker unreachable / refusing credentials during --once
+
+
+class RedactSecrets(logging.Filter):
+    """Last line of defence: a secret that slips into a log message is replaced by ***."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, values: Iterable[str | None]) -> None:
+        self.secrets.update(v for v in values if v and len(v) >= 3)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            msg = record.getMessage()
+            for s in self.secrets:
+                msg = msg.replace(s, "***")
+            record.msg, record.args = msg, None
+        return True
+
+
+REDACT = RedactSecrets()
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(REDACT)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fdc", description="Friday Deploy Counter: weeks since a Friday deployment")
+    parser.add_argument("--version", action="version", version=f"fdc {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("publisher", help="poll Bamboo and keep the number published on MQTT")
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="publisher YAML config")
+    p.add_argument("--once", action="store_true", help="one poll, publish, exit")
+    p.add_argument("--dry-run", action="store_true", help="with --once: no MQTT, state file untouched, print")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the state JSON")
+
+    d = sub.add_parser("display", help="run a display node")
+    d.add_argument("-c", "--config", required=True, metavar="FILE", help="display node YAML config")
+    d.add_argument("--driver", help="override display.driver (max7219, terminal, capture, gif, pygame, dummy)")
+
+    c = sub.add_parser("check-config", help="validate a publisher or display config and list every problem")
+    c.add_argument("file", metavar="FILE")
+    return parser
+
+
+def check_config(path: str) -> int:
+    """Validate FILE as whichever config it looks like; print every problem with its key path."""
+    from display_node import config as display_config
+    from publisher import config as publisher_config
+
+    try:
+        data = read_yaml(path)
+        kind = "display" if display_config.looks_like(data) else "publisher"
+        if kind == "display":
+            display_config.load(path)
+        else:
+            publisher_config.load(path)
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{path}: valid {kind} config")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        if args.command == "publisher":
+            if (args.dry_run or args.json) and not args.once:
+                print("fdc publisher: --dry-run and --json go with --once", file=sys.stderr)
+                return EXIT_CONFIG
+            if args.json and not args.dry_run:
+                print("fdc publisher: --json goes with --dry-run", file=sys.stderr)
+                return EXIT_CONFIG
+            from publisher.main import run as run_publisher
+
+            return run_publisher(args)
+        if args.command == "display":
+            from display_node.main import run as run_display
+
+            return run_display(args)
+        if args.command == "check-config":
+            return check_config(args.file)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The MQTT topic layout of CONTRACT.md in one place, so no module spells a topic by hand."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NODE_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+DEFAULT_PREFIX = "friday-deploy"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topics under one `topic_prefix`."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def weeks(self) -> str:
+        return f"{self.prefix}/weeks"
+
+    @property
+    def state(self) -> str:
+        return f"{self.prefix}/state"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}/status"
+
+    @property
+    def all(self) -> str:
+        return f"{self.prefix}/#"
+
+    def display_status(self, node_id: str) -> str:
+        return f"{self.prefix}/displays/{node_id}/status"
+
+    def display_showing(self, node_id: str) -> str:
+        return f"{self.prefix}/displays/{node_id}/showing"
+
+
+def valid_prefix(prefix: str) -> bool:
+    """A prefix must be a plain topic path: no wildcards, no empty levels, no leading/trailing slash."""
+    if not prefix or prefix.startswith("/") or prefix.endswith("/") or "//" in prefix:
+        return False
+    return not any(c in prefix for c in "#+\0")

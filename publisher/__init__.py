@@ -1,0 +1,1 @@
+"""Publisher: Bamboo → weeks since the last Friday deployment → MQTT."""
