@@ -1,0 +1,205 @@
+"""The display node's config: schema of CONTRACT.md's display keys, plus a night schedule and exit behaviour.
+
+`load()` turns a YAML file into a frozen `DisplayConfig`, or raises `ConfigError` listing every problem with
+its key path, so `fdc check-config` and `fdc display` report the same sentences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+from common.config import (
+    MQTT_ENV,
+    MQTT_SCHEMA,
+    ConfigError,
+    MqttSettings,
+    duration,
+    hostname,
+    mqtt_settings,
+    topic_prefix,
+)
+from common.config import load as load_file
+from common.topics import DEFAULT_PREFIX, NODE_ID_RE
+
+DRIVERS = ("max7219", "terminal", "capture", "gif", "pygame", "dummy")
+BUS_SPEEDS = tuple(int(mhz * 1_000_000) for mhz in (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52))
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _int_in(low: int, high: int) -> Any:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise vol.Invalid(f"{value!r} is not a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _one_of(*choices: Any) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or value not in choices:
+            raise vol.Invalid(f"{value!r} is not one of {', '.join(str(c) for c in choices)}")
+        return value
+
+    return check
+
+
+def _node_id(value: Any) -> str:
+    if not isinstance(value, str) or not NODE_ID_RE.match(value):
+        raise vol.Invalid(f"{value!r} is not a node id: use letters, digits, '-' and '_' only (e.g. berlin-3rd-floor)")
+    return value
+
+
+def _clock(value: Any) -> time:
+    """ "22:00" → time(22, 0). YAML 1.1 reads an unquoted 22:00 as the number 1320 (minutes), so accept that too."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)
+    if isinstance(value, str) and (m := _CLOCK.match(value.strip())):
+        return time(int(m.group(1)), int(m.group(2)))
+    raise vol.Invalid(f'{value!r} is not a time of day: write it as "HH:MM" in quotes, e.g. "22:00"')
+
+
+def _night_level(value: Any) -> int | None:
+    if value is False or (isinstance(value, str) and value.lower() == "off"):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 15:
+        raise vol.Invalid(f"{value!r} is neither 'off' nor a brightness from 0 to 15")
+    return value
+
+
+def _bus_speed(value: Any) -> int:
+    if isinstance(value, bool) or value not in BUS_SPEEDS:
+        raise vol.Invalid(f"{value!r} is not a bus speed luma supports (e.g. 1000000, 4000000, 8000000)")
+    return int(value)
+
+
+NIGHT_SCHEMA = {
+    vol.Required("start"): _clock,
+    vol.Required("end"): _clock,
+    vol.Optional("brightness", default="off"): _night_level,
+}
+
+DISPLAY_SCHEMA = {
+    vol.Optional("driver", default="max7219"): _one_of(*DRIVERS),
+    vol.Optional("cascaded", default=2): _int_in(1, 64),
+    vol.Optional("block_orientation", default=0): _one_of(0, 90, -90, 180),
+    vol.Optional("rotate", default=0): _int_in(0, 3),
+    vol.Optional("reverse_order", default=False): bool,
+    vol.Optional("brightness", default=8): _int_in(0, 15),
+    vol.Optional("align", default="right"): _one_of("right", "center"),
+    vol.Optional("spi", default={}): {
+        vol.Optional("port", default=0): _int_in(0, 9),
+        vol.Optional("device", default=0): _int_in(0, 9),
+        vol.Optional("bus_speed_hz", default=8_000_000): _bus_speed,
+    },
+    vol.Optional("capture_dir", default="./frames"): str,
+    vol.Optional("persist", default=True): bool,
+    vol.Optional("night"): vol.Any(None, NIGHT_SCHEMA),
+}
+
+SCHEMA = vol.Schema(
+    {
+        vol.Optional("node_id"): _node_id,
+        vol.Optional("topic_prefix", default=DEFAULT_PREFIX): topic_prefix,
+        vol.Optional("stale_after", default=1800): duration,
+        vol.Optional("mqtt", default={}): MQTT_SCHEMA,
+        vol.Optional("display", default={}): DISPLAY_SCHEMA,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Night:
+    """Hours when the matrix is off (`brightness` None) or dimmed; `end` before `start` spans midnight."""
+
+    start: time
+    end: time
+    brightness: int | None
+
+    def active(self, now: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """The `display:` section: which device and how the 8x8 blocks are chained and mounted."""
+
+    driver: str = "max7219"
+    cascaded: int = 2
+    block_orientation: int = 0
+    rotate: int = 0
+    reverse_order: bool = False
+    brightness: int = 8
+    align: str = "right"
+    spi_port: int = 0
+    spi_device: int = 0
+    bus_speed_hz: int = 8_000_000
+    capture_dir: Path = Path("frames")
+    persist: bool = True
+    night: Night | None = None
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    """Everything one display node needs; `mqtt` never shows its password in a repr."""
+
+    node_id: str
+    topic_prefix: str = DEFAULT_PREFIX
+    stale_after: float = 1800.0
+    mqtt: MqttSettings = dataclasses.field(default_factory=MqttSettings)
+    display: DisplaySettings = dataclasses.field(default_factory=DisplaySettings)
+
+    def with_driver(self, driver: str) -> DisplayConfig:
+        """The `--driver` override; an unknown name is a usage error like a bad `display.driver`."""
+        if driver not in DRIVERS:
+            raise ConfigError("--driver", [f"{driver!r} is not one of {', '.join(DRIVERS)}"])
+        return dataclasses.replace(self, display=dataclasses.replace(self.display, driver=driver))
+
+
+def looks_like(data: Any) -> bool:
+    """True for a display config (rather than a publisher one), so `fdc check-config` picks this schema."""
+    return isinstance(data, dict) and any(k in data for k in ("display", "node_id", "stale_after"))
+
+
+def from_dict(data: dict[str, Any]) -> DisplayConfig:
+    """Build the config from an already validated dict (the schema filled in every default)."""
+    node_id = data.get("node_id") or hostname()
+    d = data["display"]
+    night = d.get("night")
+    return DisplayConfig(
+        node_id=node_id,
+        topic_prefix=data["topic_prefix"],
+        stale_after=data["stale_after"],
+        mqtt=mqtt_settings(data["mqtt"], f"fdc-display-{node_id}"),
+        display=DisplaySettings(
+            driver=d["driver"],
+            cascaded=d["cascaded"],
+            block_orientation=d["block_orientation"],
+            rotate=d["rotate"],
+            reverse_order=d["reverse_order"],
+            brightness=d["brightness"],
+            align=d["align"],
+            spi_port=d["spi"]["port"],
+            spi_device=d["spi"]["device"],
+            bus_speed_hz=d["spi"]["bus_speed_hz"],
+            capture_dir=Path(d["capture_dir"]),
+            persist=d["persist"],
+            night=Night(night["start"], night["end"], night["brightness"]) if night else None,
+        ),
+    )
+
+
+def load(path: str | Path) -> DisplayConfig:
+    """Read and check a display config; raises ConfigError naming every bad key."""
+    return from_dict(load_file(path, SCHEMA, MQTT_ENV))

@@ -1,0 +1,202 @@
+"""Display devices behind one small `Panel` API: the real MAX7219 chain and luma's emulators.
+
+Every driver is a luma device, so rotation and 8x8 block handling behave the same on a laptop as on the Pi.
+Hardware trouble becomes a `HardwareError` whose message is one sentence naming the fix.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from display_node.config import DisplaySettings
+from display_node.render import pixels
+
+
+class HardwareError(Exception):
+    """The display cannot be driven; the message says what to do about it (shown instead of a traceback)."""
+
+
+def contrast_for(level: int) -> int:
+    """Brightness 0..15 → luma contrast 0..255. The MAX7219 keeps the top 4 bits, so level N reaches it as N."""
+    return max(0, min(15, level)) * 17
+
+
+class Panel:
+    """One luma device plus what the node needs: show a frame, brightness, on/off, and a clean exit."""
+
+    def __init__(self, device: Any, name: str, after_show: Callable[[Image.Image], None] | None = None) -> None:
+        self.device = device
+        self.name = name
+        self.frames = 0
+        self._after_show = after_show
+        self._on = True
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The logical canvas (width, height) after `rotate`, which is what the renderer draws."""
+        return int(self.device.width), int(self.device.height)
+
+    def show(self, image: Image.Image) -> None:
+        with warnings.catch_warnings():
+            # Pillow 13 deprecates Image.getdata, which luma's max7219.display() still calls.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.device.display(image.convert(self.device.mode))
+        self.frames += 1
+        if self._after_show is not None:
+            self._after_show(image)
+
+    def set_brightness(self, level: int) -> None:
+        self.device.contrast(contrast_for(level))
+
+    def power(self, on: bool) -> None:
+        """Off puts the MAX7219s into shutdown (LEDs dark, contents kept); on wakes them."""
+        if on != self._on:
+            self._on = on
+            if on:
+                self.device.show()
+            else:
+                self.device.hide()
+
+    def close(self, persist: bool) -> None:
+        """`persist` leaves the last frame lit after the process exits (luma's `device.persist`)."""
+        self.device.persist = persist
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.device.cleanup()
+        write_gif = getattr(self.device, "write_animation", None)
+        if write_gif is not None:  # the gif driver assembles its file now rather than at interpreter exit
+            write_gif()
+            self.device._images.clear()
+
+
+def max7219_device(settings: DisplaySettings, serial: Any) -> Any:
+    """The luma device for a MAX7219 chain; `block_orientation` and chip order belong here, not on `spi()`."""
+    from luma.led_matrix.device import max7219
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return max7219(
+            serial,
+            cascaded=settings.cascaded,
+            block_orientation=settings.block_orientation,
+            rotate=settings.rotate,
+            blocks_arranged_in_reverse_order=settings.reverse_order,
+            contrast=contrast_for(settings.brightness),
+        )
+
+
+def open_spi(settings: DisplaySettings, spidev: Any = None) -> Any:
+    """luma's spi interface with a no-op GPIO (the MAX7219 needs no D/C or reset line)."""
+    from luma.core.error import DeviceNotFoundError, DevicePermissionError, UnsupportedPlatform
+    from luma.core.interface.serial import noop, spi
+
+    dev = f"/dev/spidev{settings.spi_port}.{settings.spi_device}"
+    if spidev is None:
+        try:
+            spidev_module: Any = importlib.import_module("spidev")
+        except ImportError:
+            raise HardwareError(
+                "the Python package 'spidev' is missing, so the MAX7219 cannot be driven: on the Pi run "
+                "pip install 'friday-deploy-counter[pi]' in the node's virtualenv (or use --driver terminal/capture "
+                "on other machines)"
+            ) from None
+        spidev = spidev_module.SpiDev()
+    enable = "enable SPI with `sudo raspi-config nonint do_spi 0` (Interface Options → SPI) and reboot"
+    groups = "add the user to the spi and gpio groups (`sudo usermod -aG spi,gpio $USER`) and log in again"
+    try:
+        return spi(
+            spi=spidev,
+            gpio=noop(),
+            port=settings.spi_port,
+            device=settings.spi_device,
+            bus_speed_hz=settings.bus_speed_hz,
+        )
+    except DeviceNotFoundError:
+        raise HardwareError(f"{dev} does not exist: {enable}") from None
+    except (DevicePermissionError, PermissionError):
+        raise HardwareError(f"permission denied on {dev}: {groups}") from None
+    except UnsupportedPlatform:
+        raise HardwareError(f"GPIO access is not available on this machine: {enable}, and {groups}") from None
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise HardwareError(f"permission denied on {dev}: {groups}") from None
+        raise HardwareError(f"cannot open {dev} ({e.strerror}): {enable}") from None
+
+
+def _emulator(kind: str, settings: DisplaySettings, **extra: Any) -> Any:
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    try:
+        from luma.emulator import device as emu
+    except ImportError:
+        raise HardwareError(
+            f"the {kind} driver needs luma.emulator and pygame: pip install 'friday-deploy-counter[emulator]'"
+        ) from None
+    cls = {"capture": emu.capture, "gif": emu.gifanim, "pygame": emu.pygame}[kind]
+    size = {"width": 8 * settings.cascaded, "height": 8, "rotate": settings.rotate, "mode": "1"}
+    try:
+        return cls(**size, transform="led_matrix", scale=1, **extra)
+    except Exception as e:  # pygame raises its own error types for "no display"
+        raise HardwareError(f"the {kind} emulator could not start ({e}): try --driver capture or terminal") from None
+
+
+def _capture_dir(settings: DisplaySettings) -> Path:
+    path = settings.capture_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        msg = f"cannot create display.capture_dir {str(path)!r} ({e.strerror}): pick another folder"
+        raise HardwareError(msg) from None
+    return path
+
+
+class _Terminal:
+    """Redraws the matrix in place with block characters; luma's own terminal emulators need curses."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.drawn = 0
+
+    def __call__(self, image: Image.Image) -> None:
+        rows = [row.replace("#", "█").replace(".", "·") for row in pixels(image)]
+        up = f"\x1b[{self.drawn}F" if self.drawn else ""
+        self.stream.write(up + "\n".join(rows) + "\n")
+        self.stream.flush()
+        self.drawn = len(rows)
+
+
+def open_panel(settings: DisplaySettings, *, serial: Any = None, spidev: Any = None) -> Panel:
+    """The driver `settings.driver` names. `serial`/`spidev` stand in for the SPI bus in tests."""
+    name = settings.driver
+    if name == "max7219":
+        return Panel(max7219_device(settings, serial or open_spi(settings, spidev)), name)
+    if name in ("dummy", "terminal"):
+        from luma.core.device import dummy
+
+        device = dummy(width=8 * settings.cascaded, height=8, rotate=settings.rotate, mode="1")
+        if name == "dummy":
+            return Panel(device, name)
+        if not sys.stdout.isatty():
+            raise HardwareError(
+                "the terminal driver needs a terminal but standard output is not one: "
+                "use --driver capture to write PNG frames instead"
+            )
+        term = _Terminal(sys.stdout)
+        return Panel(device, name, after_show=lambda _image: term(device.image))
+    if name == "capture":
+        folder = _capture_dir(settings)
+        return Panel(_emulator("capture", settings, file_template=str(folder / "frame_{0:06}.png")), name)
+    if name == "gif":
+        folder = _capture_dir(settings)
+        return Panel(_emulator("gif", settings, filename=str(folder / "fdc.gif"), duration=0.5), name)
+    if name == "pygame":
+        return Panel(_emulator("pygame", settings, frame_rate=30), name)
+    raise HardwareError(f"unknown display driver {name!r}")

@@ -1,0 +1,54 @@
+"""`fdc display`: load the config, open the display, run the node until SIGTERM/SIGINT.
+
+Everything a person can fix (config, missing SPI, permissions) ends here as one sentence and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from common.cli import EXIT_CONFIG, EXIT_OK, REDACT
+from common.config import ConfigError
+from display_node.config import DisplayConfig, load
+from display_node.drivers import HardwareError, open_panel
+from display_node.node import Node
+
+log = logging.getLogger("fdc.display")
+
+
+def load_config(args: argparse.Namespace) -> DisplayConfig:
+    config = load(args.config)
+    driver = getattr(args, "driver", None)
+    return config.with_driver(driver) if driver else config
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a display node; returns the process exit code."""
+    try:
+        config = load_config(args)
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    REDACT.add([config.mqtt.password])
+    try:
+        panel = open_panel(config.display)
+    except HardwareError as e:
+        print(f"fdc display: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    node = Node(config, panel)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("%s received, stopping", signal.Signals(signum).name)
+        stop.set()
+        node.wake()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    node.run(stop)
+    return EXIT_OK

@@ -1,0 +1,225 @@
+"""The display node's behaviour: MQTT in, frames out, `showing` back.
+
+paho's thread only decodes and stores the latest value; one loop thread renders. So a flood of messages never
+queues renders (the latest value wins), and the LEDs are only written when what is lit actually changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from common.mqtt import MqttLink
+from common.payloads import OFFLINE, ONLINE, Cleared, PayloadError, decode_status, decode_weeks, encode_showing
+from common.topics import Topics
+from display_node.config import DisplayConfig
+from display_node.drivers import Panel
+from display_node.render import Layout, draw, layout
+
+log = logging.getLogger("fdc.display")
+
+BLINK = 0.5  # seconds the stale mark is on, then off
+IDLE = 30.0  # longest sleep between checks (night schedule boundaries)
+
+
+class RateLimitedLog:
+    """At most `burst` warnings per `window` seconds; the rest are counted and reported in one line later."""
+
+    def __init__(
+        self, logger: logging.Logger, burst: int = 5, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger, self.burst, self.window, self.clock = logger, burst, window, clock
+        self._start = -window
+        self._count = 0
+        self.suppressed = 0
+
+    def warning(self, msg: str, *args: object) -> None:
+        now = self.clock()
+        if now - self._start >= self.window:
+            if self.suppressed:
+                self.logger.warning("%d more bad payloads were ignored without a log line", self.suppressed)
+            self._start, self._count, self.suppressed = now, 0, 0
+        if self._count < self.burst:
+            self._count += 1
+            self.logger.warning(msg, *args)
+        else:
+            self.suppressed += 1
+
+
+@dataclass(frozen=True)
+class Showing:
+    """What is lit, as `<prefix>/displays/<node_id>/showing` reports it (the blink phase is not part of it)."""
+
+    text: str
+    value: int | None
+    stale: bool
+
+
+class Node:
+    """One display node: subscribe, keep the latest number, render it, report it."""
+
+    def __init__(
+        self,
+        config: DisplayConfig,
+        panel: Panel,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+    ) -> None:
+        self.config = config
+        self.panel = panel
+        self.topics = Topics(config.topic_prefix)
+        self.clock = clock
+        self.now = now
+        self.status_topic = self.topics.display_status(config.node_id)
+        self.showing_topic = self.topics.display_showing(config.node_id)
+        self.bad_payloads = RateLimitedLog(log)
+        self.received = 0  # messages seen on `<prefix>/weeks`, good or bad
+        self.showing: Showing | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._value: int | None = None
+        self._connected = False
+        self._offline_since: float | None = None
+        self._brightness = config.display.brightness
+        self._republish = False
+        self._frame: bytes | None = None
+        self._applied: tuple[bool, int] | None = None  # (power, brightness) last sent to the panel
+        self._layout: tuple[int | None, Layout] | None = None
+        self.link = MqttLink(
+            config.mqtt,
+            will=(self.status_topic, OFFLINE),
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+            on_message=self._on_message,
+            subscriptions=[self.topics.weeks, self.topics.status],
+        )
+
+    # --- inputs (any thread) -------------------------------------------------------------------------------
+    def set_brightness(self, level: int) -> None:
+        """Daytime brightness 0..15 at runtime (config sets the start value; the night schedule still wins)."""
+        if not 0 <= level <= 15:
+            raise ValueError(f"brightness {level} is outside 0..15")
+        with self._lock:
+            self._brightness = level
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _on_connect(self) -> None:
+        self.link.publish(self.status_topic, ONLINE)
+        with self._lock:
+            self._connected = True
+            self._republish = True
+        self._wake.set()
+
+    def _on_disconnect(self) -> None:
+        with self._lock:
+            self._connected = False
+        self._wake.set()
+
+    def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
+        if topic == self.topics.weeks:
+            self.received += 1
+            try:
+                value = decode_weeks(payload)
+            except PayloadError as e:
+                with self._lock:
+                    keep = self._value
+                self.bad_payloads.warning(
+                    "ignored a bad payload on %s: %s; still showing %s", topic, e, "no data" if keep is None else keep
+                )
+                return
+            with self._lock:
+                self._value = None if isinstance(value, Cleared) else value
+        elif topic == self.topics.status:
+            online = decode_status(payload)
+            with self._lock:
+                if online is False:
+                    if self._offline_since is None:
+                        self._offline_since = self.clock()
+                else:  # online, or cleared / unknown: nothing says the publisher is down
+                    self._offline_since = None
+        self._wake.set()
+
+    # --- the render loop ---------------------------------------------------------------------------------
+    def step(self) -> float:
+        """Bring LEDs and `showing` in line with the current state; return seconds until the next check."""
+        t = self.clock()
+        with self._lock:
+            value, connected, since = self._value, self._connected, self._offline_since
+            brightness, republish = self._brightness, self._republish
+            self._republish = False
+        stale_at = None if since is None else since + self.config.stale_after
+        stale = not connected or (stale_at is not None and t >= stale_at)
+        night = self.config.display.night
+        if night is not None and night.active(self.now().time()):
+            on, level = night.brightness is not None, night.brightness or 0
+        else:
+            on, level = True, brightness
+        if self._applied != (on, level):
+            if on:
+                self.panel.set_brightness(level)
+            self.panel.power(on)
+            self._applied = (on, level)
+
+        width, height = self.panel.size
+        if self._layout is None or self._layout[0] != value:
+            self._layout = (value, layout(value, width, height, self.config.display.align))
+        lay = self._layout[1]
+        frame = draw(lay, width, height, stale_mark=stale and int(t / BLINK) % 2 == 0)
+        data = frame.tobytes()
+        if data != self._frame:
+            self.panel.show(frame)
+            self._frame = data
+
+        showing = Showing(lay.text if on else "", value, stale)
+        if showing != self.showing or republish:
+            if showing.text != (self.showing.text if self.showing else None):
+                log.info("showing %r%s", showing.text, " (stale)" if stale else "")
+            self.showing = showing
+            at = self.now().isoformat(timespec="seconds")
+            self.link.publish(self.showing_topic, encode_showing(showing.text, value, stale, at))
+
+        waits = [IDLE]
+        if stale:
+            waits.append(BLINK - t % BLINK)
+        elif stale_at is not None:
+            waits.append(stale_at - t)
+        return max(0.01, min(waits))
+
+    def run(self, stop: threading.Event) -> None:
+        """Connect (retrying in the background) and keep the display current until `stop` is set."""
+        d = self.config.display
+        log.info(
+            "display node %r: %s driver, %dx%d, broker %s, topic %s",
+            self.config.node_id,
+            d.driver,
+            *self.panel.size,
+            self.config.mqtt.where,
+            self.topics.weeks,
+        )
+        self.link.start()
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                timeout = self.step()
+                self._wake.wait(timeout)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Clean disconnect (`offline`, no last will); the number stays lit if `display.persist`."""
+        persist = self.config.display.persist
+        final = [(self.status_topic, OFFLINE)]
+        if not persist and self.showing is not None:
+            at = self.now().isoformat(timespec="seconds")
+            final.insert(0, (self.showing_topic, encode_showing("", self.showing.value, self.showing.stale, at)))
+        self.link.stop(final=final)
+        self.panel.close(persist)
+        log.info("display node %r stopped%s", self.config.node_id, "; the number stays lit" if persist else "")
