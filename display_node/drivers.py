@@ -143,7 +143,7 @@ def _emulator(kind: str, settings: DisplaySettings, **extra: Any) -> Any:
     cls = {"capture": emu.capture, "gif": emu.gifanim, "pygame": emu.pygame}[kind]
     size = {"width": 8 * settings.cascaded, "height": 8, "rotate": settings.rotate, "mode": "1"}
     try:
-        return cls(**size, transform="led_matrix", scale=1, **extra)
+        return cls(**size, transform="led_matrix", scale=2, **extra)
     except Exception as e:  # pygame raises its own error types for "no display"
         raise HardwareError(f"the {kind} emulator could not start ({e}): try --driver capture or terminal") from None
 
