@@ -64,7 +64,10 @@ def read_yaml(path: str | Path) -> Any:
 
 
 def _path(path: list[Any]) -> str:
-    return ".".join(str(k) for k in path) or "(top level)"
+    out = ""
+    for k in path:
+        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
+    return out or "(top level)"
 
 
 def _known_keys(schema: Any, path: list[Any]) -> list[str]:

@@ -1,0 +1,91 @@
+"""`fdc publisher`: wires config, Bamboo, state and MQTT together. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
+from common.config import ConfigError
+from common.mqtt import MqttError, MqttLink
+from common.payloads import OFFLINE
+from publisher import config
+from publisher.bamboo import BambooAuth, BambooClient
+from publisher.report import sentence, state_payload
+from publisher.service import Publisher, publish, run_forever
+
+log = logging.getLogger("fdc.publisher")
+
+
+def _client(cfg: config.PublisherConfig) -> BambooClient:
+    auth = BambooAuth(cfg.bamboo_token, cfg.bamboo_username, cfg.bamboo_password)
+    return BambooClient(cfg.bamboo_url, auth, verify=cfg.verify, timeout=cfg.timeout)
+
+
+def _make_link(cfg: config.PublisherConfig, pub: Publisher) -> MqttLink:
+    holder: list[MqttLink] = []
+    link = MqttLink(cfg.mqtt, will=(pub.topics.status, OFFLINE), on_connect=lambda: publish(holder[0], pub))
+    holder.append(link)
+    return link
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = config.load(args.config)
+    except ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    REDACT.add(cfg.secrets)
+    where = "the machine's local zone; set `timezone:` to pin it" if cfg.timezone_from_machine else "from the config"
+    log.info("timezone %s (%s); counting %s", cfg.timezone, where, ", ".join(cfg.days))
+    client = _client(cfg)
+    try:
+        pub = Publisher(cfg, client)
+        if args.once:
+            return _once(cfg, pub, dry_run=args.dry_run, as_json=args.json)
+        return _serve(cfg, pub)
+    finally:
+        client.close()
+
+
+def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json: bool) -> int:
+    ok = pub.poll()
+    if dry_run:
+        if as_json:
+            print(json.dumps(state_payload(pub.count, pub.tz, pub.clock(), "bamboo", pub.error), indent=2))
+        else:
+            print(sentence(pub.count, cfg.days, pub.tz, pub.error))
+        return EXIT_OK if ok else EXIT_UNREACHABLE
+    link = _make_link(cfg, pub)
+    link.start()
+    try:
+        link.wait_connected(timeout=max(10.0, cfg.timeout))
+        link.publish_all(pub.messages())
+    except MqttError as e:
+        print(f"fdc publisher: {e}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    finally:
+        link.stop()  # a clean disconnect: `status` stays `online` between cron runs
+    if ok:
+        pub.save()
+    else:
+        print(f"fdc publisher: {pub.error}", file=sys.stderr)
+    return EXIT_OK if ok else EXIT_UNREACHABLE
+
+
+def _serve(cfg: config.PublisherConfig, pub: Publisher) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    run_forever(pub, _make_link(cfg, pub), stop)
+    return EXIT_OK

@@ -1,0 +1,130 @@
+"""The publisher's imperative shell: poll, compute, keep the retained topics true, sleep, repeat."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from common.mqtt import MqttLink
+from common.payloads import OFFLINE, ONLINE, encode_json, encode_weeks
+from common.topics import Topics
+from publisher import state as state_store
+from publisher.bamboo import BambooClient, BambooError
+from publisher.config import PublisherConfig
+from publisher.friday import Count, count, next_local_midnight, weekday_numbers
+from publisher.poll import poll
+from publisher.report import state_payload
+
+log = logging.getLogger("fdc.publisher")
+RETRY_AFTER_ERROR = 60.0  # seconds; a failed poll is retried sooner than poll_interval when that is longer
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Publisher:
+    """Holds the state and the current retained messages; every method is safe to call from paho's thread."""
+
+    def __init__(self, cfg: PublisherConfig, client: BambooClient, clock: Callable[[], datetime] = utc_now) -> None:
+        self.cfg = cfg
+        self.client = client
+        self.clock = clock
+        self.tz = ZoneInfo(cfg.timezone)
+        self.days = weekday_numbers(cfg.days)
+        self.topics = Topics(cfg.topic_prefix)
+        self.state = state_store.load(cfg.state_file, cfg.fingerprint())
+        self.error: str | None = None
+        self.count: Count | None = None
+        self._lock = threading.Lock()
+        self._messages: list[tuple[str, bytes]] = []
+        self.refresh()
+
+    def poll(self) -> bool:
+        """Read Bamboo and recompute; on failure keep the last good state and remember the error."""
+        now = self.clock()
+        try:
+            self.state = poll(
+                self.client,
+                self.state,
+                tz=self.tz,
+                days=self.days,
+                tracking_start=self.cfg.tracking_start,
+                projects=self.cfg.projects,
+                environments=self.cfg.environments,
+                now=now,
+            )
+            self.error = None
+            ok = True
+        except BambooError as e:
+            self.error = str(e)
+            log.error("%s; keeping the last good number", e)
+            ok = False
+        self.refresh(now)
+        return ok
+
+    def refresh(self, now: datetime | None = None) -> None:
+        """Recompute the number from the state and today's local date (it changes at local midnight)."""
+        now = now or self.clock()
+        best = self.state.best
+        c = count(best, self.state.history_start, self.cfg.tracking_start, now.astimezone(self.tz).date())
+        error = self.error
+        if c is None and error is None:
+            error = "no production deployment found yet, and no tracking_start configured"
+        payload = state_payload(c, self.tz, now, "bamboo", error)
+        messages = [(self.topics.status, ONLINE)]
+        if c is not None:
+            messages.append((self.topics.weeks, encode_weeks(c.weeks)))
+        messages.append((self.topics.state, encode_json(payload)))
+        with self._lock:
+            if c is not None and (self.count is None or self.count.weeks != c.weeks):
+                log.info("%d week(s) since the last Friday deployment (counted from %s)", c.weeks, c.counted_from)
+            self.count = c
+            self._messages = messages
+
+    def messages(self) -> list[tuple[str, bytes]]:
+        """status, weeks (only when there is a number) and state, in that order."""
+        with self._lock:
+            return list(self._messages)
+
+    def save(self) -> None:
+        try:
+            state_store.save(self.cfg.state_file, self.state)
+        except OSError as e:
+            log.error(
+                "cannot save the state file %s (%s): check state_file and its folder's permissions",
+                self.cfg.state_file,
+                e.strerror,
+            )
+
+
+def publish(link: MqttLink, pub: Publisher) -> None:
+    for topic, payload in pub.messages():
+        link.publish(topic, payload)
+
+
+def next_wake(pub: Publisher, ok: bool) -> float:
+    """Seconds until the next poll: the poll interval, sooner after a failure, and just after local midnight."""
+    now = pub.clock()
+    interval = pub.cfg.poll_interval if ok else min(pub.cfg.poll_interval, RETRY_AFTER_ERROR)
+    midnight = next_local_midnight(now, pub.tz) + timedelta(seconds=1)
+    return max(0.0, min(interval, (midnight - now).total_seconds()))
+
+
+def run_forever(pub: Publisher, link: MqttLink, stop: threading.Event) -> None:
+    """Poll until `stop` is set; the broker may come and go, on_connect re-asserts everything."""
+    link.start()
+    try:
+        while not stop.is_set():
+            ok = pub.poll()
+            if ok:
+                pub.save()
+            publish(link, pub)
+            stop.wait(next_wake(pub, ok))
+    finally:
+        link.stop(final=[(pub.topics.status, OFFLINE)])
+        pub.save()
+        log.info("stopped: published offline and saved the state")

@@ -1,0 +1,188 @@
+"""Polls against the simulator: cold start, steady state in one request, running results, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from publisher import state as store
+from publisher.bamboo import BambooAuth, BambooClient, BambooError, make_retry
+from publisher.friday import count, weekday_numbers
+from publisher.poll import poll
+from publisher.state import State
+from tests.bamboo_sim import BambooSim
+from tests.factories import BERLIN, at
+
+STATUS = "POST /rest/api/latest/deploy/dashboard/status"
+PROJECTS = "GET /rest/api/latest/deploy/project/all"
+
+
+def results_requests(sim: BambooSim) -> int:
+    return sum(n for k, n in sim.requests.items() if k.endswith("/results"))
+
+
+class World:
+    """A simulator with a small history, a client, and poll() bound to the project's defaults."""
+
+    def __init__(self, sim: BambooSim) -> None:
+        self.sim = sim
+        self.client = BambooClient(sim.url, BambooAuth(token="sim-token"), retry=make_retry(total=1, backoff=0))
+        self.prod = sim.add_env("Payments", "Production")
+        self.web = sim.add_env("Website", "production")
+        self.staging = sim.add_env("Payments", "Staging")
+        for day in range(2, 26):  # a deployment every weekday morning, never on a Friday ...
+            start = at(f"2026-11-{day:02d} 10:00")
+            if start.weekday() < 4:
+                sim.deploy(self.prod, start, start + timedelta(minutes=10))
+        self.friday = sim.deploy(
+            self.web, at("2026-11-13 16:42"), at("2026-11-13 16:51"), version="web-7"
+        )  # ... but one
+        sim.deploy(self.staging, at("2026-11-20 10:00"), at("2026-11-20 10:05"))  # staging does not count
+        self.state = State("fp")
+
+    def poll(self, now: datetime, tracking_start: date | None = None, days: tuple[str, ...] = ("friday",)) -> State:
+        days_ = weekday_numbers(list(days))
+        self.state = poll(self.client, self.state, tz=BERLIN, days=days_, tracking_start=tracking_start,
+                          projects=(".*",), environments=("production",), now=now)  # fmt: skip
+        return self.state
+
+    def weeks(self, now: datetime, tracking_start: date | None = None) -> int | None:
+        c = count(self.state.best, self.state.history_start, tracking_start, now.date())
+        return None if c is None else c.weeks
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    sim = BambooSim().start()
+    yield World(sim)
+    sim.stop()
+
+
+def test_cold_start_finds_the_friday_deployment(world: World) -> None:
+    now = at("2026-11-26 09:00")
+    s = world.poll(now)
+    assert s.best is not None and s.best.deployment.result_id == world.friday and s.best.friday == date(2026, 11, 13)
+    assert s.best.deployment.version == "web-7" and s.best.deployment.project == "Website"
+    assert world.weeks(now) == 1
+    assert set(s.environments) == {world.prod, world.web}  # Staging is not production
+    assert world.sim.requests[PROJECTS] == 1 and world.sim.requests[STATUS] == 1
+
+
+def test_steady_poll_is_one_request(world: World) -> None:
+    world.poll(at("2026-11-26 09:00"))
+    before = dict(world.sim.requests)
+    bytes_before = world.sim.bytes_sent
+    world.poll(at("2026-11-26 09:05"))
+    new = {k: v - before.get(k, 0) for k, v in world.sim.requests.items() if v != before.get(k, 0)}
+    assert new == {STATUS: 1}
+    assert world.sim.bytes_sent - bytes_before < 1000
+
+
+def test_only_environments_with_news_are_read(world: World) -> None:
+    world.poll(at("2026-11-26 09:00"))
+    reads = results_requests(world.sim)
+    rid = world.sim.deploy(world.prod, at("2026-11-27 11:00"), at("2026-11-27 11:04"))  # a Friday deployment
+    s = world.poll(at("2026-11-27 12:00"))
+    assert results_requests(world.sim) - reads == 1
+    assert s.best is not None and s.best.deployment.result_id == rid
+    assert world.weeks(at("2026-11-27 12:00")) == 0
+
+
+def test_running_deployment_becomes_a_friday_deployment_at_midnight(world: World) -> None:
+    rid = world.sim.deploy(world.prod, at("2026-11-26 20:00"))  # Thursday evening, still running
+    s = world.poll(at("2026-11-26 23:00"))
+    assert s.best is not None and s.best.deployment.result_id == world.friday
+    reads = results_requests(world.sim)
+    s = world.poll(at("2026-11-27 00:05"))  # same id on the dashboard, but it was running: read again
+    assert results_requests(world.sim) - reads == 1
+    assert s.best is not None and s.best.deployment.result_id == rid and s.best.friday == date(2026, 11, 27)
+    assert s.best.deployment.finished is None
+    world.sim.finish(rid, at("2026-11-27 00:30"))
+    s = world.poll(at("2026-11-27 01:00"))
+    assert s.best is not None and s.best.deployment.finished == at("2026-11-27 00:30")
+    reads = results_requests(world.sim)
+    world.poll(at("2026-11-27 01:05"))
+    assert results_requests(world.sim) == reads  # finished now: no more re-reads
+
+
+def test_expired_history_does_not_change_the_number(world: World, tmp_path: Path) -> None:
+    now = at("2026-11-26 09:00")
+    world.poll(now)
+    assert world.weeks(now) == 1
+    path = tmp_path / "state.json"
+    store.save(path, world.state)
+    assert world.sim.expire(before=at("2026-11-20 00:00")) > 0  # Bamboo's expiry deletes the Friday deployment
+    world.poll(at("2026-11-26 09:05"))
+    assert world.weeks(now) == 1
+    world.state = store.load(path, "fp")  # a restart after expiry
+    world.poll(at("2026-11-26 09:10"))
+    assert world.weeks(now) == 1 and world.state.best is not None
+    assert world.state.best.deployment.result_id == world.friday
+
+
+def test_expired_history_without_state_is_a_different_number(world: World) -> None:
+    """The reason state is kept: a fresh start after expiry would only know the newer history."""
+    world.sim.expire(before=at("2026-11-20 00:00"))
+    now = at("2026-11-26 09:00")
+    s = world.poll(now)
+    assert s.best is None and s.history_start == date(2026, 11, 23)
+    assert world.weeks(now) == 0
+
+
+def test_no_friday_ever_counts_from_history_start(world: World) -> None:
+    world.sim.envs[world.web].results.clear()
+    now = at("2026-11-26 09:00")
+    s = world.poll(now)
+    assert s.best is None and s.history_start == date(2026, 11, 2)
+    assert world.weeks(now) == 3
+
+
+def test_tracking_start_ignores_older_friday_deployments_and_stops_reading_there(world: World) -> None:
+    now = at("2026-11-26 09:00")
+    s = world.poll(now, tracking_start=date(2026, 11, 16))
+    assert s.best is None
+    assert world.weeks(now, tracking_start=date(2026, 11, 16)) == 1
+
+
+def test_other_days(world: World) -> None:
+    now = at("2026-11-26 09:00")
+    s = world.poll(now, days=("wednesday",))
+    assert s.best is not None and s.best.friday == date(2026, 11, 25)
+
+
+def test_failure_leaves_the_state_alone(world: World) -> None:
+    good = world.poll(at("2026-11-26 09:00"))
+    world.sim.fail_next(500, times=5)
+    with pytest.raises(BambooError):
+        world.poll(at("2026-11-26 09:05"))
+    assert world.state is good
+
+
+def test_no_matching_environment_is_an_error(world: World) -> None:
+    with pytest.raises(BambooError, match=r"has no environment matching bamboo.environments \['prod-eu'\]"):
+        poll(world.client, State("fp"), tz=BERLIN, days=weekday_numbers(["friday"]), tracking_start=None,
+             projects=(".*",), environments=("prod-eu",), now=at("2026-11-26 09:00"))  # fmt: skip
+
+
+def test_new_environments_are_discovered_within_the_hour(world: World) -> None:
+    world.poll(at("2026-11-26 09:00"))
+    api = world.sim.add_env("API", "Production")
+    rid = world.sim.deploy(api, at("2026-11-26 09:10"), at("2026-11-26 09:20"))
+    s = world.poll(at("2026-11-26 09:30"))
+    assert api not in s.environments
+    s = world.poll(at("2026-11-26 10:01"))
+    assert api in s.environments and s.best is not None
+    assert s.best.deployment.result_id == world.friday  # the new environment's history was read...
+    assert s.frontiers[api].result_id == rid  # ... up to its newest result
+    assert world.sim.requests[PROJECTS] == 2
+
+
+def test_state_round_trips_through_its_file(world: World, tmp_path: Path) -> None:
+    s = world.poll(at("2026-11-26 09:00"))
+    path = tmp_path / "deep" / "state.json"
+    store.save(path, s)
+    assert store.load(path, "fp") == s
+    assert store.load(path, "other-config").best is None  # another config: rebuild
