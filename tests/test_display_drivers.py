@@ -1,0 +1,82 @@
+"""The emulator drivers write what the renderer drew: capture PNGs, the GIF, the terminal blocks, rotation."""
+
+from __future__ import annotations
+
+import io
+import runpy
+from pathlib import Path
+
+from PIL import Image
+
+from display_node.config import DisplaySettings
+from display_node.drivers import _Terminal, contrast_for, open_panel
+from display_node.render import pixels, render
+from tests.display_helpers import frames, latest_frame, lit
+
+
+def test_capture_writes_one_png_per_frame_that_decodes_to_the_frame(tmp_path: Path) -> None:
+    panel = open_panel(DisplaySettings(driver="capture", cascaded=4, capture_dir=tmp_path / "new" / "dir"))
+    assert panel.size == (32, 8)
+    panel.show(render(1234, 32))
+    panel.show(render(None, 32, stale_mark=True))
+    written = frames(tmp_path / "new" / "dir")
+    assert [p.name for p in written] == ["frame_000001.png", "frame_000002.png"]
+    with Image.open(written[0]) as first:
+        assert lit(first) == pixels(render(1234, 32))
+    assert latest_frame(tmp_path / "new" / "dir") == pixels(render(None, 32, stale_mark=True))
+
+
+def test_capture_with_rotate_2_writes_the_matrix_upside_down(tmp_path: Path) -> None:
+    panel = open_panel(DisplaySettings(driver="capture", cascaded=2, rotate=2, capture_dir=tmp_path))
+    frame = render(42, 16)
+    panel.show(frame)
+    assert latest_frame(tmp_path) == [row[::-1] for row in reversed(pixels(frame))]
+
+
+def test_gif_is_assembled_on_close(tmp_path: Path) -> None:
+    panel = open_panel(DisplaySettings(driver="gif", cascaded=2, capture_dir=tmp_path))
+    for v in (1, 2, 3):
+        panel.show(render(v, 16))
+    panel.close(persist=True)
+    with Image.open(tmp_path / "fdc.gif") as gif:
+        assert gif.n_frames == 3
+        gif.seek(2)
+        assert lit(gif) == pixels(render(3, 16))
+
+
+def test_terminal_draws_blocks_and_redraws_in_place() -> None:
+    out = io.StringIO()
+    term = _Terminal(out)
+    term(render(7, 8))
+    term(render(8, 8))
+    first, second = out.getvalue().split("\x1b[8F")
+    assert first.splitlines()[0] == "··██████"
+    assert len(second.splitlines()) == 8
+
+
+def test_contrast_levels_map_onto_the_chip_s_16_steps() -> None:
+    assert [contrast_for(n) >> 4 for n in range(16)] == list(range(16))
+    assert contrast_for(15) == 255
+
+
+def test_readme_pictures_are_what_the_capture_driver_draws_today(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    make = runpy.run_path(str(root / "scripts" / "make_pictures.py"), run_name="pictures")["main"]
+    assert make(tmp_path) == 0
+    for fresh in sorted(tmp_path.glob("*.png")):
+        with Image.open(fresh) as new, Image.open(root / "docs" / "img" / fresh.name) as committed:
+            assert lit(new) == lit(committed), f"docs/img/{fresh.name} is out of date: run scripts/make_pictures.py"
+
+
+def test_systemd_unit_runs_unprivileged_in_the_spi_and_gpio_groups() -> None:
+    unit = Path(__file__).resolve().parents[1] / "deploy" / "systemd" / "fdc-display.service"
+    keys: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            keys[key] = value
+    assert keys["ExecStart"].endswith("fdc display -c /etc/fdc/display.yaml")
+    assert keys["User"] not in ("", "root")
+    assert set(keys["SupplementaryGroups"].split()) == {"spi", "gpio"}
+    assert keys["Restart"] == "on-failure"
+    assert "PrivateDevices" not in keys  # it would hide /dev/spidev*
