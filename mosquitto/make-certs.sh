@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<USAGE
-Usage: $0 [HOSTNAME_OR_IP...]
+Usage: $0 [--owner USER[:GROUP]] [HOSTNAME_OR_IP...]
 
 Writes into mosquitto/certs/ (never committed):
   ca.key ca.crt           a private certificate authority (kept once made: clients trust ca.crt)
@@ -12,6 +12,11 @@ Writes into mosquitto/certs/ (never committed):
                           (default: $(hostname) localhost mosquitto 127.0.0.1)
 
 Give every name clients use to reach the broker, e.g. $0 mqtt.example.com 192.0.2.10
+
+mosquitto reads the key after dropping root, as its own user, so that user must own server.key:
+  --owner USER[:GROUP]    (as root) hand server.key to the broker's user, e.g. --owner 1883 for the
+                          eclipse-mosquitto image (docker-compose.yml), --owner mosquitto for Debian's
+                          package. Without it server.key belongs to whoever ran this script (mode 600).
 Running it again keeps the CA and keeps the server certificate unless the names changed or it
 expires within 30 days; then only the server certificate is made anew (clients need no change).
 
@@ -20,11 +25,19 @@ FDC_CERT_DAYS (server certificate lifetime, default 825), FDC_CA_DAYS (default 3
 USAGE
 }
 
-for arg in "$@"; do
+owner=""
+names=()
+while [ $# -gt 0 ]; do
+  arg="$1"; shift
   case "$arg" in
     -h|--help) usage; exit 0 ;;
+    --owner)
+      [ $# -gt 0 ] && [ -n "$1" ] || { echo "error: --owner needs a user, e.g. --owner 1883" >&2; exit 2; }
+      owner="$1"; shift ;;
     -*) echo "error: unknown option $arg" >&2; usage >&2; exit 2 ;;
-    *) [[ "$arg" =~ ^[A-Za-z0-9.:*-]+$ ]] || { echo "error: '$arg' is not a host name or IP address" >&2; exit 2; } ;;
+    *)
+      [[ "$arg" =~ ^[A-Za-z0-9.:*-]+$ ]] || { echo "error: '$arg' is not a host name or IP address" >&2; exit 2; }
+      names+=("$arg") ;;
   esac
 done
 command -v openssl >/dev/null 2>&1 || { echo "error: openssl not found: apt-get install openssl" >&2; exit 1; }
@@ -34,7 +47,7 @@ dir="${FDC_CERT_DIR:-$here/certs}"
 ca_name="${FDC_CA_NAME:-Friday Deploy Counter private CA}"
 days="${FDC_CERT_DAYS:-825}"
 ca_days="${FDC_CA_DAYS:-3650}"
-if [ $# -gt 0 ]; then names=("$@"); else names=("$(hostname)" localhost mosquitto 127.0.0.1); fi
+[ ${#names[@]} -gt 0 ] || names=("$(hostname)" localhost mosquitto 127.0.0.1)
 
 san=""
 for n in "${names[@]}"; do
@@ -73,5 +86,10 @@ else
   echo "server certificate: made $dir/server.crt ($san)"
 fi
 # ca.crt and server.crt are public; the keys stay readable by their owner only.
+chmod 755 .
 chmod 644 ca.crt server.crt
 chmod 600 ca.key server.key
+if [ -n "$owner" ]; then
+  chown "$owner" server.key
+  echo "server.key now belongs to $owner"
+fi

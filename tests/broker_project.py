@@ -38,6 +38,16 @@ BRIDGE_ON = (
 NOT_COMMITTED = {"passwd", "secrets", "certs"}
 
 
+def broker_user() -> pwd.struct_passwd | None:
+    """The user a root-started mosquitto drops to (as in the container); None when it keeps running as us."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("mosquitto")
+    except KeyError:
+        return None
+
+
 def run(cmd: str | list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """Run a command (a shell line or an argv list); fail with its output if it fails."""
     proc = subprocess.run(
@@ -71,17 +81,21 @@ class ProjectBroker:
         self.proc: subprocess.Popen[bytes] | None = None
         shutil.copytree(MOSQUITTO_DIR, self.dir, ignore=lambda d, names: [n for n in names if n in NOT_COMMITTED])
         self.data.mkdir()
-        if os.geteuid() == 0:
-            try:
-                user = pwd.getpwnam("mosquitto")
-            except KeyError:
-                pass
-            else:
-                os.chown(self.data, user.pw_uid, user.pw_gid)
+        owner = broker_user()
+        if owner is not None:
+            os.chown(self.data, owner.pw_uid, owner.pw_gid)
         if tls:
-            run(TLS_ON, self.base)
-            run([str(self.dir / "make-certs.sh"), "localhost", "127.0.0.1"], self.base)
+            self.switch_on(TLS_ON, "tls")
+            # As the README says for the container: the key goes to the user the broker runs as.
+            give = ["--owner", owner.pw_name] if owner is not None else []
+            run([str(self.dir / "make-certs.sh"), *give, "localhost", "127.0.0.1"], self.base)
         run([str(self.dir / "make-passwords.sh"), *nodes], self.base)
+
+    def switch_on(self, command: str, part: str) -> None:
+        """Run the README's one-line switch for an optional part and check that it did switch it on."""
+        run(command, self.base)
+        active = [line for line in (self.dir / "mosquitto.conf").read_text().splitlines() if line.startswith("include")]
+        assert f"include_dir /mosquitto/config/{part}" in active, f"{command!r} did not switch {part} on"
 
     # --- configuration ------------------------------------------------------------------------------------
     def rewrite(self, path: Path, replacements: list[tuple[str, str]]) -> None:
