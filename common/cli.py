@@ -55,18 +55,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fdc {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # --log-level is accepted after the subcommand too (`fdc publisher -c x --log-level debug`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default=argparse.SUPPRESS, choices=["debug", "info", "warning", "error"])
 
-    p = sub.add_parser("publisher", help="poll Bamboo and keep the number published on MQTT")
+    p = sub.add_parser("publisher", parents=[common], help="poll Bamboo and keep the number published on MQTT")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="publisher YAML config")
     p.add_argument("--once", action="store_true", help="one poll, publish, exit")
     p.add_argument("--dry-run", action="store_true", help="with --once: no MQTT, state file untouched, print")
     p.add_argument("--json", action="store_true", help="with --dry-run: print the state JSON")
 
-    d = sub.add_parser("display", help="run a display node")
+    d = sub.add_parser("display", parents=[common], help="run a display node")
     d.add_argument("-c", "--config", required=True, metavar="FILE", help="display node YAML config")
     d.add_argument("--driver", help="override display.driver (max7219, terminal, capture, gif, pygame, dummy)")
 
-    c = sub.add_parser("check-config", help="validate a publisher or display config and list every problem")
+    c = sub.add_parser("check-config", parents=[common], help="validate a publisher or display config and list every problem")
     c.add_argument("file", metavar="FILE")
     return parser
 

@@ -70,22 +70,32 @@ def _path(path: list[Any]) -> str:
     return out or "(top level)"
 
 
+def nullable(validator: Any) -> Callable[[Any], Any]:
+    """`key:` left empty in YAML means "use the defaults"; errors keep their key paths (unlike vol.Any)."""
+    schema = vol.Schema(validator)
+
+    def check(value: Any) -> Any:
+        return schema({}) if value is None and isinstance(_unwrap(validator), dict) else schema(value)
+
+    check.inner = validator  # type: ignore[attr-defined]
+    return check
+
+
+def _unwrap(node: Any) -> Any:
+    node = getattr(node, "inner", node)
+    return node.schema if isinstance(node, vol.Schema) else node
+
+
 def _known_keys(schema: Any, path: list[Any]) -> list[str]:
     """Keys the schema allows at `path`, for 'did you mean' hints."""
-    node = schema.schema if isinstance(schema, vol.Schema) else schema
+    node = _unwrap(schema)
     for key in path:
-        if isinstance(node, vol.All):
-            node = next((v for v in node.validators if isinstance(v, dict)), None)
         if not isinstance(node, dict):
             return []
         match = [v for k, v in node.items() if str(getattr(k, "schema", k)) == str(key)]
         if not match:
             return []
-        node = match[0]
-        if isinstance(node, vol.Schema):
-            node = node.schema
-    if isinstance(node, vol.All):
-        node = next((v for v in node.validators if isinstance(v, dict)), None)
+        node = _unwrap(match[0])
     if not isinstance(node, dict):
         return []
     return [str(getattr(k, "schema", k)) for k in node]
@@ -214,7 +224,7 @@ MQTT_SCHEMA = vol.Schema(
         vol.Optional("username"): text,
         vol.Optional("password"): text,
         vol.Optional("client_id"): text,
-        vol.Optional("tls"): vol.Any(None, TLS_SCHEMA),
+        vol.Optional("tls"): nullable(TLS_SCHEMA),  # present (even empty) turns TLS on
     }
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
@@ -136,8 +137,14 @@ class MqttLink:
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> None:
-        """Block until connected, or raise MqttError with the reason (refused, unreachable)."""
-        if self.connected.wait(timeout):
+        """Block until connected, or raise MqttError with the reason (refused at once, unreachable on timeout)."""
+        deadline = time.monotonic() + timeout
+        while not self.connected.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if self._refused and self.error:
+                raise MqttError(self.error)
+            if time.monotonic() >= deadline:
+                break
+        if self.connected.is_set():
             return
         raise MqttError(
             self.error

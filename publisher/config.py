@@ -112,9 +112,9 @@ def _verify(value: Any) -> bool | str:
 
 SCHEMA = vol.Schema(
     {
-        vol.Optional("timezone"): vol.Any(None, cc.timezone),
+        vol.Optional("timezone"): lambda v: None if v is None else cc.timezone(v),
         vol.Optional("days", default=["friday"]): _days,
-        vol.Optional("tracking_start"): vol.Any(None, _date),
+        vol.Optional("tracking_start"): lambda v: None if v is None else _date(v),
         vol.Optional("topic_prefix", default="friday-deploy"): cc.topic_prefix,
         vol.Optional("poll_interval", default=300): cc.duration,
         vol.Optional("state_file", default=DEFAULT_STATE_FILE): cc.text,
@@ -128,13 +128,12 @@ SCHEMA = vol.Schema(
             vol.Optional("verify", default=True): _verify,
             vol.Optional("timeout", default=10): cc.duration,
         },
-        vol.Optional("mqtt", default={}): vol.Any(None, cc.MQTT_SCHEMA),
-        vol.Optional("homeassistant", default={}): vol.Any(
-            None,
+        vol.Optional("mqtt", default={}): cc.nullable(cc.MQTT_SCHEMA),
+        vol.Optional("homeassistant", default={}): cc.nullable(
             {
                 vol.Optional("enabled", default=True): bool,
                 vol.Optional("discovery_prefix", default="homeassistant"): cc.topic_prefix,
-            },
+            }
         ),
     }
 )

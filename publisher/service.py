@@ -38,6 +38,7 @@ class Publisher:
         self.topics = Topics(cfg.topic_prefix)
         self.state = state_store.load(cfg.state_file, cfg.fingerprint())
         self.error: str | None = None
+        self.polled = False  # until the first poll, "no number" means "not asked yet", not "nothing found"
         self.count: Count | None = None
         self._lock = threading.Lock()
         self._messages: list[tuple[str, bytes]] = []
@@ -63,6 +64,7 @@ class Publisher:
             self.error = str(e)
             log.error("%s; keeping the last good number", e)
             ok = False
+        self.polled = True
         self.refresh(now)
         return ok
 
@@ -78,7 +80,8 @@ class Publisher:
         messages = [(self.topics.status, ONLINE)]
         if c is not None:
             messages.append((self.topics.weeks, encode_weeks(c.weeks)))
-        messages.append((self.topics.state, encode_json(payload)))
+        if c is not None or self.polled:
+            messages.append((self.topics.state, encode_json(payload)))
         with self._lock:
             if c is not None and (self.count is None or self.count.weeks != c.weeks):
                 log.info("%d week(s) since the last Friday deployment (counted from %s)", c.weeks, c.counted_from)

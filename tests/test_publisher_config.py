@@ -1,0 +1,142 @@
+"""Publisher config: CONTRACT.md's keys, defaults, and one clear line per problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common.config import ConfigError
+from publisher.config import load
+
+GOOD = """\
+timezone: Europe/Berlin
+days: [friday]
+tracking_start: 2026-01-01
+topic_prefix: friday-deploy
+poll_interval: 5m
+state_file: {state}
+bamboo:
+  url: https://bamboo.example.com/
+  token: abc123-secret
+  environments: ["production", "prod-.*"]
+  projects: [".*"]
+  verify: true
+  timeout: 10
+mqtt:
+  host: localhost
+  port: 1883
+  username: publisher
+  password: mqtt-secret
+  client_id: fdc-test
+homeassistant:
+  enabled: true
+  discovery_prefix: homeassistant
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "publisher.yaml"
+    p.write_text(text)
+    return p
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    return e.value.problems
+
+
+def test_full_contract_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("FDC_BAMBOO_TOKEN", "FDC_MQTT_PASSWORD", "FDC_MQTT_USERNAME"):
+        monkeypatch.delenv(var, raising=False)
+    c = load(write(tmp_path, GOOD.format(state=tmp_path / "s.json")))
+    assert (c.timezone, c.days, str(c.tracking_start), c.poll_interval) == (
+        "Europe/Berlin",
+        ("friday",),
+        "2026-01-01",
+        300,
+    )
+    assert c.bamboo_url == "https://bamboo.example.com" and c.bamboo_token == "abc123-secret"
+    assert c.environments == ("production", "prod-.*") and c.timeout == 10
+    assert (c.mqtt.host, c.mqtt.port, c.mqtt.username, c.mqtt.client_id) == ("localhost", 1883, "publisher", "fdc-test")
+    assert "abc123-secret" not in repr(c) and "mqtt-secret" not in repr(c)
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    c = load(write(tmp_path, "bamboo: {url: 'http://b:8085', token: t}\n"))
+    assert c.timezone == "America/Los_Angeles" and c.timezone_from_machine
+    assert c.days == ("friday",) and c.topic_prefix == "friday-deploy" and c.poll_interval == 300
+    assert c.environments == ("production",) and c.projects == (".*",) and c.verify is True
+    assert c.mqtt.host == "localhost" and c.mqtt.port == 1883 and c.mqtt.client_id.startswith("fdc-publisher-")
+    assert c.homeassistant and c.discovery_prefix == "homeassistant" and c.tracking_start is None
+
+
+def test_environment_secrets_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FDC_BAMBOO_TOKEN", "from-env")
+    monkeypatch.setenv("FDC_MQTT_PASSWORD", "mqtt-env")
+    c = load(write(tmp_path, "bamboo: {url: 'http://b', token: from-file}\nmqtt: {username: u, password: p}\n"))
+    assert c.bamboo_token == "from-env" and c.mqtt.password == "mqtt-env"
+
+
+def test_unknown_keys_are_typos_with_their_path(tmp_path: Path) -> None:
+    got = problems(tmp_path, "timezon: UTC\nbamboo: {url: 'http://b', token: t, enviroments: [prod]}\n")
+    assert got == [
+        "bamboo.enviroments: unknown key (did you mean 'environments'?)",
+        "timezon: unknown key (did you mean 'timezone'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("timezone: Mars/Olympus\nbamboo: {url: 'http://b', token: t}\n",
+         "timezone: unknown timezone 'Mars/Olympus': use an IANA name like 'Europe/Berlin'"),
+        ("bamboo: {url: 'http://b', token: t, environments: ['prod(']}\n",
+         "bamboo.environments: item 0: invalid regular expression 'prod(' "
+         "(missing ), unterminated subpattern at position 4)"),
+        ("days: [fryday]\nbamboo: {url: 'http://b', token: t}\n",
+         "days: 'fryday' is not a weekday: use names like friday or saturday"),
+        ("poll_interval: soon\nbamboo: {url: 'http://b', token: t}\n",
+         "poll_interval: 'soon' is not a duration: use seconds (300) or a string like '5m' or '1h'"),
+        ("bamboo: {url: 'http://b', token: t}\nmqtt: {port: 99999}\n", "mqtt.port: 99999 is not a TCP port (1-65535)"),
+        ("bamboo: {url: 'bamboo.example.com', token: t}\n",
+         "bamboo.url: 'bamboo.example.com' is not an http(s) URL like https://bamboo.example.com"),
+        ("tracking_start: last year\nbamboo: {url: 'http://b', token: t}\n",
+         "tracking_start: 'last year' is not a date: use YYYY-MM-DD"),
+        ("timezone: UTC\n", "bamboo: required key is missing"),
+        ("bamboo: {url: 'http://b'}\n",
+         "bamboo: no credentials: set bamboo.token (or FDC_BAMBOO_TOKEN) to a personal access token, "
+         "or bamboo.username and bamboo.password"),
+        ("bamboo: {url: 'http://b', username: ci}\n",
+         "bamboo.password: required with bamboo.username (or set FDC_BAMBOO_PASSWORD)"),
+        ("bamboo: {url: 'http://b', token: t, verify: /no/such/ca.pem}\n",
+         "bamboo.verify: '/no/such/ca.pem' is neither true/false nor the path of an existing CA bundle"),
+        ("topic_prefix: 'a/#'\nbamboo: {url: 'http://b', token: t}\n",
+         "topic_prefix: 'a/#' is not a usable topic prefix: no '#', '+', leading/trailing or double '/'"),
+    ],
+)  # fmt: skip
+def test_one_clear_line_per_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: str) -> None:
+    for var in ("FDC_BAMBOO_TOKEN", "FDC_BAMBOO_USERNAME", "FDC_BAMBOO_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    assert problems(tmp_path, text) == [expected]
+
+
+def test_bad_yaml_names_its_line(tmp_path: Path) -> None:
+    got = problems(tmp_path, "bamboo:\n  url: http://b\n  token: [unclosed\n")
+    assert len(got) == 1 and got[0].startswith("line 4, column 1: invalid YAML")
+
+
+def test_check_config_cli_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "timezon: UTC\nbamboo: {url: 'http://b', token: secret-token-value}\nmqtt: {port: x}\n")
+    r = subprocess.run([sys.executable, "-m", "common.cli", "check-config", str(path)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "timezon: unknown key (did you mean 'timezone'?)" in r.stderr
+    assert "mqtt.port: 'x' is not a TCP port (1-65535)" in r.stderr
+    assert "secret-token-value" not in r.stderr + r.stdout and "Traceback" not in r.stderr
+    ok = write(tmp_path, "bamboo: {url: 'http://b', token: t}\n")
+    r = subprocess.run([sys.executable, "-m", "common.cli", "check-config", str(ok)], capture_output=True, text=True)
+    assert (r.returncode, r.stdout.strip()) == (0, f"{ok}: valid publisher config")
