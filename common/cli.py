@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-c", "--config", required=True, metavar="FILE", help="display node YAML config")
     d.add_argument("--driver", help="override display.driver (max7219, terminal, capture, gif, pygame, dummy)")
 
-    c = sub.add_parser("check-config", parents=[common], help="validate a publisher or display config and list every problem")
+    c = sub.add_parser(
+        "check-config", parents=[common], help="validate a publisher or display config and list every problem"
+    )
     c.add_argument("file", metavar="FILE")
     return parser
 
