@@ -209,3 +209,32 @@ def test_office_displays_are_seen_centrally_and_get_commands(
     assert display.payloads(display_topic(NODE, "status")) == [b"online"]
     assert ha.payloads(display_topic(NODE, "status")) == [b"online"]
     assert ha.payloads(display_topic(NODE, "brightness/set")) == [b"9"]
+
+
+def test_a_display_clears_its_retained_topics_at_both_brokers(
+    central: ProjectBroker, office: ProjectBroker, clients: list[Client]
+) -> None:
+    display = office.client(NODE).subscribe(f"{PREFIX}/#")
+    clients.append(display)
+    publisher = central.client("publisher")
+    clients.append(publisher)
+    publisher.publish(weeks_topic(), "1", retain=True)
+    display.wait_for(weeks_topic())  # the bridge is up
+    display.publish(display_topic(NODE, "status"), "online", retain=True)
+    ha = central.client("homeassistant").subscribe(display_topic(NODE, "status"))
+    clients.append(ha)
+    assert ha.wait_for(display_topic(NODE, "status")).payload == b"online"
+    # The README's command for a display that is taken away: an empty retained message from its own user.
+    run(
+        ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(office.port), "-u", NODE, "-P", office.password(NODE),
+         "-r", "-n", "-t", display_topic(NODE, "status")],
+        office.base,
+    )  # fmt: skip
+    assert ha.wait_for(display_topic(NODE, "status"), lambda m: m.payload == b"").payload == b""
+    # Neither broker keeps it now: newcomers get only the sentinel that follows.
+    publisher.publish(weeks_topic(), "2", retain=True)
+    for broker in (central, office):
+        late = broker.client(NODE).subscribe(f"{PREFIX}/#")
+        clients.append(late)
+        late.wait_for(weeks_topic(), lambda m: m.payload == b"2")
+        assert late.received(display_topic(NODE, "status")) == []
