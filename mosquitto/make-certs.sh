@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
   case "$arg" in
     -h|--help) usage; exit 0 ;;
     --owner)
-      [ $# -gt 0 ] && [ -n "$1" ] || { echo "error: --owner needs a user, e.g. --owner 1883" >&2; exit 2; }
+      if [ $# -eq 0 ] || [ -z "$1" ]; then echo "error: --owner needs a user, e.g. --owner 1883" >&2; exit 2; fi
       owner="$1"; shift ;;
     -*) echo "error: unknown option $arg" >&2; usage >&2; exit 2 ;;
     *)

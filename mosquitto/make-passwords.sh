@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --delete) delete=true ;;
     --owner)
-      [ $# -gt 0 ] && [ -n "$1" ] || { echo "error: --owner needs a user, e.g. --owner 1883:1883" >&2; exit 2; }
+      if [ $# -eq 0 ] || [ -z "$1" ]; then echo "error: --owner needs a user, e.g. --owner 1883:1883" >&2; exit 2; fi
       owner="$1"; shift ;;
     -*) echo "error: unknown option $arg" >&2; usage >&2; exit 2 ;;
     *)

@@ -385,3 +385,14 @@ def test_secrets_and_generated_files_are_ignored_by_git() -> None:
         assert proc.returncode == 0, f"{path} is not ignored by .gitignore"
     proc = subprocess.run(["git", "check-ignore", "-q", "mosquitto/bridge/office-bridge.conf.example"], cwd=ROOT)
     assert proc.returncode == 1
+
+
+def test_the_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        if os.environ.get("CI"):
+            pytest.fail("shellcheck missing: .ci/run installs it")
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    scripts = [str(ROOT / "mosquitto" / name) for name in ("make-passwords.sh", "make-certs.sh")]
+    proc = subprocess.run([shellcheck, *scripts], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
