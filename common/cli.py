@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one poll, publish, exit")
     p.add_argument("--dry-run", action="store_true", help="with --once: no MQTT, state file untouched, print")
     p.add_argument("--json", action="store_true", help="with --dry-run: print the state JSON")
+    p.add_argument(
+        "--remove-discovery", action="store_true", help="clear this publisher's Home Assistant entities and exit"
+    )
 
     d = sub.add_parser("display", parents=[common], help="run a display node")
     d.add_argument("-c", "--config", required=True, metavar="FILE", help="display node YAML config")

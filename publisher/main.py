@@ -12,12 +12,11 @@ from types import FrameType
 
 from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
 from common.config import ConfigError
-from common.mqtt import MqttError, MqttLink
-from common.payloads import OFFLINE
+from common.mqtt import MqttError
 from publisher import config
 from publisher.bamboo import BambooAuth, BambooClient
 from publisher.report import sentence, state_payload
-from publisher.service import Publisher, publish, run_forever
+from publisher.service import Publisher, make_link, run_forever
 
 log = logging.getLogger("fdc.publisher")
 
@@ -25,13 +24,6 @@ log = logging.getLogger("fdc.publisher")
 def _client(cfg: config.PublisherConfig) -> BambooClient:
     auth = BambooAuth(cfg.bamboo_token, cfg.bamboo_username, cfg.bamboo_password)
     return BambooClient(cfg.bamboo_url, auth, verify=cfg.verify, timeout=cfg.timeout)
-
-
-def _make_link(cfg: config.PublisherConfig, pub: Publisher) -> MqttLink:
-    holder: list[MqttLink] = []
-    link = MqttLink(cfg.mqtt, will=(pub.topics.status, OFFLINE), on_connect=lambda: publish(holder[0], pub))
-    holder.append(link)
-    return link
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     client = _client(cfg)
     try:
         pub = Publisher(cfg, client)
+        if getattr(args, "remove_discovery", False):
+            return _remove_discovery(pub)
         if args.once:
             return _once(cfg, pub, dry_run=args.dry_run, as_json=args.json)
         return _serve(cfg, pub)
@@ -61,11 +55,11 @@ def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json
         else:
             print(sentence(pub.count, cfg.days, pub.tz, pub.error))
         return EXIT_OK if ok else EXIT_UNREACHABLE
-    link = _make_link(cfg, pub)
+    link = make_link(pub)
     link.start()
     try:
         link.wait_connected(timeout=max(10.0, cfg.timeout))
-        link.publish_all(pub.messages())
+        link.publish_all(pub.discovery() + pub.messages())
     except MqttError as e:
         print(f"fdc publisher: {e}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -78,6 +72,26 @@ def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json
     return EXIT_OK if ok else EXIT_UNREACHABLE
 
 
+def _remove_discovery(pub: Publisher) -> int:
+    """Publish empty retained discovery configs: Home Assistant deletes the entities, no ghosts stay."""
+    messages = pub.discovery(remove=True)
+    if not messages:
+        print("fdc publisher: homeassistant.enabled is false: nothing to remove", file=sys.stderr)
+        return EXIT_OK
+    link = make_link(pub)
+    link.start()
+    try:
+        link.wait_connected(timeout=10.0)
+        link.publish_all(messages)
+    except MqttError as e:
+        print(f"fdc publisher: {e}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    finally:
+        link.stop()
+    print(f"removed {len(messages)} Home Assistant discovery config(s)")
+    return EXIT_OK
+
+
 def _serve(cfg: config.PublisherConfig, pub: Publisher) -> int:
     stop = threading.Event()
 
@@ -87,5 +101,5 @@ def _serve(cfg: config.PublisherConfig, pub: Publisher) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    run_forever(pub, _make_link(cfg, pub), stop)
+    run_forever(pub, make_link(pub), stop)
     return EXIT_OK

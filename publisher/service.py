@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from common.mqtt import MqttLink
-from common.payloads import OFFLINE, ONLINE, encode_json, encode_weeks
+from common.payloads import OFFLINE, ONLINE, decode_status, encode_json, encode_weeks
 from common.topics import Topics
 from publisher import state as state_store
 from publisher.bamboo import BambooClient, BambooError
 from publisher.config import PublisherConfig
+from publisher.discovery import publisher_discovery
 from publisher.friday import Count, count, next_local_midnight, weekday_numbers
 from publisher.poll import poll
 from publisher.report import state_payload
 
 log = logging.getLogger("fdc.publisher")
 RETRY_AFTER_ERROR = 60.0  # seconds; a failed poll is retried sooner than poll_interval when that is longer
+HA_RESEND_JITTER = 5.0  # seconds; spreads the re-announcements of many clients after Home Assistant restarts
 
 
 def utc_now() -> datetime:
@@ -93,6 +96,19 @@ class Publisher:
         with self._lock:
             return list(self._messages)
 
+    @property
+    def ha_status_topic(self) -> str | None:
+        return f"{self.cfg.discovery_prefix}/status" if self.cfg.homeassistant else None
+
+    def discovery(self, remove: bool = False) -> list[tuple[str, bytes]]:
+        """Home Assistant discovery configs (empty payloads with `remove`); none when HA is disabled."""
+        if not self.cfg.homeassistant:
+            return []
+        return [
+            (d.topic, b"" if remove or d.config is None else encode_json(d.config))
+            for d in publisher_discovery(self.topics, self.cfg.discovery_prefix)
+        ]
+
     def save(self) -> None:
         try:
             state_store.save(self.cfg.state_file, self.state)
@@ -104,9 +120,32 @@ class Publisher:
             )
 
 
-def publish(link: MqttLink, pub: Publisher) -> None:
-    for topic, payload in pub.messages():
+def publish(link: MqttLink, pub: Publisher, with_discovery: bool = False) -> None:
+    """The retained topics (after the discovery configs, so HA has the entities before their states)."""
+    for topic, payload in (pub.discovery() if with_discovery else []) + pub.messages():
         link.publish(topic, payload)
+
+
+def make_link(pub: Publisher) -> MqttLink:
+    """The publisher's MQTT link: last will `offline`; on every connect discovery + states; on HA's birth
+    message (`online` on `<discovery_prefix>/status`) the same again after a random 0-5 s."""
+    holder: list[MqttLink] = []
+
+    def on_message(topic: str, payload: bytes, retain: bool) -> None:
+        if topic == pub.ha_status_topic and decode_status(payload):
+            timer = threading.Timer(random.uniform(0, HA_RESEND_JITTER), publish, (holder[0], pub, True))
+            timer.daemon = True
+            timer.start()
+
+    link = MqttLink(
+        pub.cfg.mqtt,
+        will=(pub.topics.status, OFFLINE),
+        on_connect=lambda: publish(holder[0], pub, with_discovery=True),
+        on_message=on_message,
+        subscriptions=[t for t in [pub.ha_status_topic] if t],
+    )
+    holder.append(link)
+    return link
 
 
 def next_wake(pub: Publisher, ok: bool) -> float:

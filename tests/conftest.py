@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, Recorder
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "bamboo-samples"
@@ -25,3 +26,13 @@ def recorder(broker: Broker) -> Iterator[Recorder]:
     r = Recorder(broker)
     yield r
     r.close()
+
+
+@pytest.fixture
+def bamboo() -> Iterator[BambooSim]:
+    """A Bamboo simulator whose last Friday deployment was three Fridays ago: the number is 3."""
+    from tests.publisher_run import bamboo_with_history
+
+    s = bamboo_with_history()
+    yield s
+    s.stop()

@@ -3,84 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
-
-import pytest
 
 from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, Recorder, free_port, wait_until
-
-TZ = ZoneInfo("Europe/Berlin")
-TOKEN = "e2e-token-7f3a9"
-PREFIX = "friday-deploy"
+from tests.publisher_run import PREFIX, TOKEN, TZ, config, fdc, spawn, three_weeks_ago_friday
 
 
-def three_weeks_ago_friday() -> date:
-    today = datetime.now(TZ).date()
-    return today - timedelta(days=(today.weekday() - 4) % 7) - timedelta(weeks=3)
-
-
-@pytest.fixture
-def sim() -> Iterator[BambooSim]:
-    s = BambooSim(token=TOKEN).start()
-    prod = s.add_env("Payments", "Production")
-    fri = three_weeks_ago_friday()
-    for back in range(1, 40):  # a deployment on every other day before today, except Fridays after `fri`
-        day = datetime.now(TZ).date() - timedelta(days=back)
-        if day.weekday() == 4 and day != fri:
-            continue
-        start = datetime(day.year, day.month, day.day, 16, 42, 10, tzinfo=TZ)
-        s.deploy(prod, start, start + timedelta(minutes=9), version=f"release-{day.isoformat()}")
-    yield s
-    s.stop()
-
-
-def config(tmp_path: Path, sim: BambooSim, broker_port: int, **extra: object) -> Path:
-    lines = {
-        "timezone": "Europe/Berlin",
-        "poll_interval": 1,
-        "state_file": str(tmp_path / "state" / "state.json"),
-        "topic_prefix": PREFIX,
-        **extra,
-    }
-    text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in lines.items())
-    text += f"bamboo:\n  url: {sim.url}\n  timeout: 3\nmqtt:\n  host: 127.0.0.1\n  port: {broker_port}\n"
-    p = tmp_path / "publisher.yaml"
-    p.write_text(text)
-    return p
-
-
-def env() -> dict[str, str]:
-    e = dict(os.environ)
-    e["FDC_BAMBOO_TOKEN"] = TOKEN
-    return e
-
-
-def fdc(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "common.cli", *args], capture_output=True, text=True, env=env(), timeout=timeout
-    )
-
-
-def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "common.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-    )
-
-
-def test_once_publishes_retained_weeks_state_and_status(tmp_path: Path, sim: BambooSim, broker: Broker) -> None:
-    cfg = config(tmp_path, sim, broker.port)
+def test_once_publishes_retained_weeks_state_and_status(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    cfg = config(tmp_path, bamboo, broker.port)
     r = fdc("publisher", "-c", str(cfg), "--once")
     assert r.returncode == 0, r.stderr
     assert TOKEN not in r.stdout + r.stderr
@@ -115,21 +49,21 @@ def test_once_publishes_retained_weeks_state_and_status(tmp_path: Path, sim: Bam
     assert json.loads(lines[f"{PREFIX}/state"])["weeks"] == 3
 
     # the second --once is incremental: one dashboard request, no results read
-    before = sum(n for k, n in sim.requests.items() if k.endswith("/results"))
+    before = sum(n for k, n in bamboo.requests.items() if k.endswith("/results"))
     assert fdc("publisher", "-c", str(cfg), "--once").returncode == 0
-    assert sum(n for k, n in sim.requests.items() if k.endswith("/results")) == before
+    assert sum(n for k, n in bamboo.requests.items() if k.endswith("/results")) == before
 
 
-def test_dry_run_prints_a_sentence_and_touches_nothing(tmp_path: Path, sim: BambooSim) -> None:
-    cfg = config(tmp_path, sim, free_port())  # no broker there: --dry-run does not use MQTT
+def test_dry_run_prints_a_sentence_and_touches_nothing(tmp_path: Path, bamboo: BambooSim) -> None:
+    cfg = config(tmp_path, bamboo, free_port())  # no broker there: --dry-run does not use MQTT
     r = fdc("publisher", "-c", str(cfg), "--once", "--dry-run")
     assert r.returncode == 0, r.stderr
     fri = three_weeks_ago_friday()
     assert r.stdout.strip() == (
         f"3 weeks since the last Friday deployment: Payments → Production, release-{fri.isoformat()}, "
         f"Fri {fri.isoformat()} 16:42–16:51 Europe/Berlin (SUCCESS) "
-        f"{sim.url}/deploy/viewDeploymentResult.action?deploymentResultId="
-        f"{next(x.id for x in sim.envs[next(iter(sim.envs))].results if x.started.date() == fri)}"
+        f"{bamboo.url}/deploy/viewDeploymentResult.action?deploymentResultId="
+        f"{next(x.id for x in bamboo.envs[next(iter(bamboo.envs))].results if x.started.date() == fri)}"
     )
     assert not (tmp_path / "state").exists()
     r = fdc("publisher", "-c", str(cfg), "--once", "--dry-run", "--json")
@@ -137,43 +71,44 @@ def test_dry_run_prints_a_sentence_and_touches_nothing(tmp_path: Path, sim: Bamb
     assert TOKEN not in r.stdout + r.stderr
 
 
-def test_bad_config_exits_2_naming_the_key(tmp_path: Path, sim: BambooSim) -> None:
-    cfg = config(tmp_path, sim, free_port(), timezone="Europe/Berln")
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path, bamboo: BambooSim) -> None:
+    cfg = config(tmp_path, bamboo, free_port(), timezone="Europe/Berln")
     r = fdc("publisher", "-c", str(cfg), "--once")
     assert r.returncode == 2
     assert "timezone: unknown timezone 'Europe/Berln'" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_refused_token_exits_3_with_a_sentence(tmp_path: Path, sim: BambooSim, broker: Broker) -> None:
-    sim.token = "another-token"
-    r = fdc("publisher", "-c", str(config(tmp_path, sim, broker.port)), "--once", "--log-level", "debug")
+def test_refused_token_exits_3_with_a_sentence(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    bamboo.token = "another-token"
+    r = fdc("publisher", "-c", str(config(tmp_path, bamboo, broker.port)), "--once", "--log-level", "debug")
     assert r.returncode == 3
     assert (
-        f"Bamboo at {sim.url} refused the personal access token: check bamboo.token (or FDC_BAMBOO_TOKEN)" in r.stderr
+        f"Bamboo at {bamboo.url} refused the personal access token: check bamboo.token (or FDC_BAMBOO_TOKEN)"
+        in r.stderr
     )
     assert TOKEN not in r.stdout + r.stderr and "Traceback" not in r.stderr
 
 
-def test_unreachable_broker_exits_3(tmp_path: Path, sim: BambooSim) -> None:
+def test_unreachable_broker_exits_3(tmp_path: Path, bamboo: BambooSim) -> None:
     port = free_port()
-    r = fdc("publisher", "-c", str(config(tmp_path, sim, port)), "--once")
+    r = fdc("publisher", "-c", str(config(tmp_path, bamboo, port)), "--once")
     assert r.returncode == 3
     assert f"mqtt://127.0.0.1:{port}" in r.stderr and "check mqtt.host and mqtt.port" in r.stderr
 
 
-def test_service_lifecycle(tmp_path: Path, sim: BambooSim, broker: Broker) -> None:
+def test_service_lifecycle(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
     """Publishes, keeps the number through a Bamboo outage, heals a broker restart, says offline on SIGTERM."""
     rec = Recorder(broker, f"{PREFIX}/#")
-    proc = spawn("publisher", "-c", str(config(tmp_path, sim, broker.port)))
+    proc = spawn("publisher", "-c", str(config(tmp_path, bamboo, broker.port)))
     try:
         rec.wait_for(f"{PREFIX}/weeks", lambda p: p == b"3", timeout=20)
         rec.wait_for(f"{PREFIX}/status", lambda p: p == b"online")
 
-        sim.fail_next(500, times=1000)  # Bamboo breaks: the number stays, state.error says why
+        bamboo.fail_next(500, times=1000)  # Bamboo breaks: the number stays, state.error says why
         state = json.loads(rec.wait_for(f"{PREFIX}/state", lambda p: json.loads(p)["error"] is not None, timeout=30))
         assert state["weeks"] == 3 and "answered HTTP 500" in state["error"]
         assert set(rec.payloads(f"{PREFIX}/weeks")) == {b"3"}
-        sim.faults.clear()
+        bamboo.faults.clear()
         rec.wait_for(f"{PREFIX}/state", lambda p: json.loads(p)["error"] is None and json.loads(p) != state, 30)
 
         broker.stop()  # retained messages are lost with this broker (no persistence)
@@ -195,9 +130,9 @@ def test_service_lifecycle(tmp_path: Path, sim: BambooSim, broker: Broker) -> No
     assert TOKEN not in (proc.stderr.read() if proc.stderr else "")
 
 
-def test_kill_9_leaves_the_last_will(tmp_path: Path, sim: BambooSim, broker: Broker) -> None:
+def test_kill_9_leaves_the_last_will(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
     rec = Recorder(broker, f"{PREFIX}/status")
-    proc = spawn("publisher", "-c", str(config(tmp_path, sim, broker.port)))
+    proc = spawn("publisher", "-c", str(config(tmp_path, bamboo, broker.port)))
     try:
         rec.wait_for(f"{PREFIX}/status", lambda p: p == b"online", timeout=20)
         proc.kill()
@@ -209,9 +144,9 @@ def test_kill_9_leaves_the_last_will(tmp_path: Path, sim: BambooSim, broker: Bro
         rec.close()
 
 
-def test_broker_down_at_start_is_not_fatal(tmp_path: Path, sim: BambooSim, broker: Broker) -> None:
+def test_broker_down_at_start_is_not_fatal(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
     broker.stop()
-    proc = spawn("publisher", "-c", str(config(tmp_path, sim, broker.port)))
+    proc = spawn("publisher", "-c", str(config(tmp_path, bamboo, broker.port)))
     try:
         wait_until(lambda: (tmp_path / "state" / "state.json").exists(), 20, "the first poll's state file")
         assert proc.poll() is None
@@ -226,10 +161,10 @@ def test_broker_down_at_start_is_not_fatal(tmp_path: Path, sim: BambooSim, broke
         assert proc.wait(20) == 0
 
 
-def test_once_with_bamboo_down_keeps_the_last_good_number(tmp_path: Path, sim: BambooSim, broker: Broker) -> None:
-    cfg = config(tmp_path, sim, broker.port)
+def test_once_with_bamboo_down_keeps_the_last_good_number(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    cfg = config(tmp_path, bamboo, broker.port)
     assert fdc("publisher", "-c", str(cfg), "--once").returncode == 0
-    sim.html_login = True  # a proxy now answers with a login page
+    bamboo.html_login = True  # a proxy now answers with a login page
     r = fdc("publisher", "-c", str(cfg), "--once")
     assert r.returncode == 3 and "instead of JSON" in r.stderr and "Traceback" not in r.stderr
     rec = Recorder(broker, f"{PREFIX}/#")

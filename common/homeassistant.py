@@ -1,0 +1,87 @@
+"""Home Assistant MQTT discovery: the pieces the publisher's and the display nodes' entities share. Pure.
+
+Facts this follows (HA 2024.3 … 2026.11): config topic `<discovery_prefix>/<component>/<node_id>/<object_id>/config`
+with ids of `[a-zA-Z0-9_-]` only; `availability` as a list (never mixed with `availability_topic`); both
+`object_id` (read before 2025.10) and `default_entity_id` (read from 2025.10); unknown keys are dropped
+silently by HA, so the key names here are checked by tests against the list below.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from common import __version__
+
+SUPPORT_URL = "https://github.com/friday-deploy-counter/friday-deploy-counter"
+MANUFACTURER = "Friday Deploy Counter"
+ID_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+# Every key this project sends, as HA's MQTT integration spells it (abbreviations are not used).
+KNOWN_KEYS = frozenset(
+    {
+        "name", "unique_id", "object_id", "default_entity_id", "device", "origin", "availability",
+        "availability_mode", "state_topic", "value_template", "unit_of_measurement", "state_class",
+        "device_class", "json_attributes_topic", "json_attributes_template", "icon", "entity_category",
+        "payload_on", "payload_off", "command_topic", "min", "max", "step", "mode", "retain", "qos",
+        "platform",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """One retained discovery message: where it goes and what it says (None: remove the entity)."""
+
+    topic: str
+    config: dict[str, Any] | None
+
+
+def slug(text: str) -> str:
+    """Anything → the id charset HA accepts (`friday-deploy` → `friday-deploy`, `a/b c` → `a_b_c`)."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", text).strip("_") or "fdc"
+
+
+def config_topic(discovery_prefix: str, component: str, node_id: str, object_id: str) -> str:
+    for part in (component, node_id, object_id):
+        if not ID_RE.match(part):
+            raise ValueError(f"{part!r} is not a valid Home Assistant discovery id")
+    return f"{discovery_prefix}/{component}/{node_id}/{object_id}/config"
+
+
+def origin() -> dict[str, str]:
+    return {"name": MANUFACTURER, "sw_version": __version__, "support_url": SUPPORT_URL}
+
+
+def device(identifier: str, name: str, model: str) -> dict[str, Any]:
+    return {
+        "identifiers": [identifier],
+        "name": name,
+        "manufacturer": MANUFACTURER,
+        "model": model,
+        "sw_version": __version__,
+    }
+
+
+def availability(status_topic: str) -> list[dict[str, str]]:
+    return [{"topic": status_topic, "payload_available": "online", "payload_not_available": "offline"}]
+
+
+def entity(component: str, object_id: str, name: str, dev: dict[str, Any], **keys: Any) -> dict[str, Any]:
+    """The keys every entity has: name, stable unique id, both entity-id spellings, device, origin."""
+    unique = f"{dev['identifiers'][0]}_{object_id}"
+    return {
+        "name": name,
+        "unique_id": unique,
+        "object_id": unique,
+        "default_entity_id": f"{component}.{unique}",
+        "device": dev,
+        "origin": origin(),
+        **keys,
+    }
+
+
+def removals(messages: list[Discovery]) -> list[Discovery]:
+    """Empty retained configs for the same topics: HA deletes the entities, nobody keeps ghosts."""
+    return [Discovery(m.topic, None) for m in messages]

@@ -1,0 +1,125 @@
+"""Home Assistant discovery: payloads checked key by key (HA drops unknown keys silently), then end to end."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common import homeassistant as ha
+from common.topics import Topics
+from publisher.discovery import publisher_discovery
+from tests.bamboo_sim import BambooSim
+from tests.broker import Broker, Recorder
+from tests.publisher_run import PREFIX, config, fdc, spawn
+
+REQUIRED = {"name", "unique_id", "object_id", "default_entity_id", "device", "origin"}
+
+
+def configs() -> dict[str, dict[str, Any]]:
+    out = {}
+    for d in publisher_discovery(Topics("friday-deploy"), "homeassistant"):
+        assert d.config is not None
+        out[d.topic] = d.config
+    return out
+
+
+def test_topics_and_ids() -> None:
+    c = configs()
+    assert sorted(c) == [
+        "homeassistant/binary_sensor/friday-deploy/publisher/config",
+        "homeassistant/sensor/friday-deploy/last_friday_deploy/config",
+        "homeassistant/sensor/friday-deploy/weeks/config",
+    ]
+    ids = [x["unique_id"] for x in c.values()]
+    assert ids == ["fdc_friday-deploy_weeks", "fdc_friday-deploy_last_friday_deploy", "fdc_friday-deploy_publisher"]
+    assert all(ha.ID_RE.match(i) for i in ids) and len(set(ids)) == len(ids)
+    for topic, x in c.items():
+        component = topic.split("/")[1]
+        assert x["default_entity_id"] == f"{component}.{x['unique_id']}" and x["object_id"] == x["unique_id"]
+
+
+def test_every_key_is_one_home_assistant_knows() -> None:
+    for x in configs().values():
+        assert set(x) >= REQUIRED, set(x)
+        assert set(x) <= ha.KNOWN_KEYS, set(x) - ha.KNOWN_KEYS
+        assert set(x["origin"]) == {"name", "sw_version", "support_url"}
+        assert set(x["device"]) == {"identifiers", "name", "manufacturer", "model", "sw_version"}
+        assert x["device"]["identifiers"] == ["fdc_friday-deploy"]
+        assert "availability_topic" not in x
+
+
+def test_weeks_sensor() -> None:
+    w = configs()["homeassistant/sensor/friday-deploy/weeks/config"]
+    assert w["state_topic"] == "friday-deploy/weeks" and w["unit_of_measurement"] == "w"
+    assert "device_class" not in w  # "w" with device_class duration makes HA 2025.10+ drop the entity
+    assert w["state_class"] == "measurement" and "expire_after" not in w
+    assert w["json_attributes_topic"] == "friday-deploy/state"
+    assert w["availability"] == [
+        {"topic": "friday-deploy/status", "payload_available": "online", "payload_not_available": "offline"}
+    ]
+
+
+def test_timestamp_and_connectivity() -> None:
+    c = configs()
+    last = c["homeassistant/sensor/friday-deploy/last_friday_deploy/config"]
+    assert last["device_class"] == "timestamp" and last["state_topic"] == "friday-deploy/state"
+    assert "value_json.last_friday_deploy.started" in last["value_template"]
+    pub = c["homeassistant/binary_sensor/friday-deploy/publisher/config"]
+    assert (pub["device_class"], pub["payload_on"], pub["payload_off"]) == ("connectivity", "online", "offline")
+    assert "availability" not in pub  # it is the availability
+
+
+def test_ids_are_checked() -> None:
+    with pytest.raises(ValueError):
+        ha.config_topic("homeassistant", "sensor", "bad id", "x")
+    assert ha.slug("a/b c") == "a_b_c"
+
+
+def test_publisher_announces_reannounces_and_removes(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    rec = Recorder(broker, ["homeassistant/#", f"{PREFIX}/#"])
+    cfg = config(tmp_path, bamboo, broker.port)
+    proc = spawn("publisher", "-c", str(cfg))
+    weeks_topic = "homeassistant/sensor/friday-deploy/weeks/config"
+    try:
+        weeks = json.loads(rec.wait_for(weeks_topic, timeout=20))
+        assert rec.wait_for(weeks["state_topic"], lambda p: p == b"3", timeout=20) == b"3"
+        state = json.loads(rec.wait_for(f"{PREFIX}/state", lambda p: json.loads(p)["weeks"] == 3))
+        assert state["last_friday_deploy"]["started"]
+        n = len(rec.on(weeks_topic))
+
+        ha_client = Recorder(broker, "nothing/here")
+        ha_client.client.publish("homeassistant/status", b"online").wait_for_publish(5)  # HA restarted
+        ha_client.close()
+        rec.wait_for(weeks_topic, lambda p: len(rec.on(weeks_topic)) > n, timeout=15)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        rec.close()
+
+    r = fdc("publisher", "-c", str(cfg), "--remove-discovery")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "removed 3 Home Assistant discovery config(s)"
+    after = Recorder(broker, "homeassistant/#")
+    try:
+        # retained configs are gone: a new subscriber gets nothing but what a sentinel proves arrived after
+        after.client.publish("homeassistant/sentinel", b"x").wait_for_publish(5)
+        after.wait_for("homeassistant/sentinel")
+        assert [m.topic for m in after.messages] == ["homeassistant/sentinel"]
+    finally:
+        after.close()
+
+
+def test_disabled_announces_nothing(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    cfg = config(tmp_path, bamboo, broker.port)
+    cfg.write_text(cfg.read_text() + "homeassistant:\n  enabled: false\n")
+    assert fdc("publisher", "-c", str(cfg), "--once").returncode == 0
+    rec = Recorder(broker, ["homeassistant/#", f"{PREFIX}/weeks"])
+    try:
+        rec.wait_for(f"{PREFIX}/weeks")
+        assert not any(m.topic.startswith("homeassistant/") for m in rec.messages)
+    finally:
+        rec.close()
