@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +397,33 @@ def test_the_scripts_pass_shellcheck() -> None:
     scripts = [str(ROOT / "mosquitto" / name) for name in ("make-passwords.sh", "make-certs.sh")]
     proc = subprocess.run([shellcheck, *scripts], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_what_the_dockerfile_copies_is_enough_to_install_the_project(tmp_path: Path) -> None:
+    """`pip install .` in the image sees only what the Dockerfile copies: build a wheel from exactly that."""
+    copied: list[str] = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            copied += line.split()[1:-1]
+    assert copied == ["pyproject.toml", "README.md", "common", "publisher", "display_node"]
+    context = tmp_path / "src"
+    for name in project_files():
+        if name.split("/")[0] in copied:
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, context / name)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path / "dist"), "."],
+        cwd=context,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("friday_deploy_counter-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        entry_points = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
+    for package in ("common", "publisher", "display_node"):
+        sources = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / package).glob("*.py"))
+        assert set(sources) <= set(names), set(sources) - set(names)
+    assert "fdc = common.cli:main" in entry_points
