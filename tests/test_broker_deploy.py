@@ -427,3 +427,18 @@ def test_what_the_dockerfile_copies_is_enough_to_install_the_project(tmp_path: P
         sources = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / package).glob("*.py"))
         assert set(sources) <= set(names), set(sources) - set(names)
     assert "fdc = common.cli:main" in entry_points
+
+
+def test_the_example_publisher_config_passes_check_config(tmp_path: Path) -> None:
+    """With the secrets in the environment, as docker-compose.yml and the systemd unit give them."""
+    fdc = shutil.which("fdc") or str(Path(sys.executable).with_name("fdc"))
+    env = {**os.environ, "FDC_BAMBOO_TOKEN": "t0ken", "FDC_MQTT_USERNAME": "publisher", "FDC_MQTT_PASSWORD": "pw"}
+    proc = subprocess.run(
+        [fdc, "check-config", str(ROOT / "examples" / "publisher.yaml")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "t0ken" not in proc.stdout + proc.stderr
