@@ -198,9 +198,12 @@ def test_office_displays_are_seen_centrally_and_get_commands(
     assert ha.wait_for(display_topic(NODE, "showing")).payload == b'{"text": "1", "value": 1}'
     assert ha.payloads(display_topic(NODE, "status")) == [b"online"]
     assert ha.payloads(weeks_topic()) == [b"1"]
-    # Home Assistant's command goes in to the office display.
+    # Home Assistant's command and its birth message go in to the office display.
+    display.subscribe("homeassistant/status")
     ha.publish(display_topic(NODE, "brightness/set"), "9")
+    ha.publish("homeassistant/status", "online")
     assert display.wait_for(display_topic(NODE, "brightness/set")).payload == b"9"
+    assert display.wait_for("homeassistant/status").payload == b"online"
     # Nothing loops: the display's own status came back to it once only (its own subscription), not echoed
     # by the central broker. A sentinel after it shows that any echo would have arrived by now.
     display.publish(display_topic(NODE, "showing"), b'{"text": "1", "value": 1, "n": 2}', retain=True)
