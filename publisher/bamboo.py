@@ -17,13 +17,14 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from publisher.deployment import Deployment
+from publisher.source import SourceError
 from publisher.state import EnvInfo
 from publisher.wire import WireError, parse_result
 
 log = logging.getLogger("fdc.bamboo")
 
 
-class BambooError(Exception):
+class BambooError(SourceError):
     """Bamboo could not be read; `str()` is a sentence for people, `status` the HTTP status if any."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

@@ -118,7 +118,12 @@ SCHEMA = vol.Schema(
         vol.Optional("topic_prefix", default="friday-deploy"): cc.topic_prefix,
         vol.Optional("poll_interval", default=300): cc.duration,
         vol.Optional("state_file", default=DEFAULT_STATE_FILE): cc.text,
-        vol.Required("bamboo"): {
+        vol.Optional("file"): {
+            vol.Required("path"): cc.text,
+            vol.Optional("environments", default=["production"]): _regexes,
+            vol.Optional("projects", default=[".*"]): _regexes,
+        },
+        vol.Optional("bamboo"): {
             vol.Required("url"): _url,
             vol.Optional("token"): cc.text,
             vol.Optional("username"): cc.text,
@@ -140,6 +145,10 @@ SCHEMA = vol.Schema(
 
 
 def _cross_checks(c: dict[str, Any]) -> list[str]:
+    if ("bamboo" in c) == ("file" in c):
+        return ["bamboo: required (or `file:` to read deployments from a JSON/YAML file instead), not both"]
+    if "file" in c:
+        return []
     b = c["bamboo"]
     if b.get("token"):
         return []
@@ -164,7 +173,9 @@ class PublisherConfig:
     topic_prefix: str
     poll_interval: float
     state_file: Path
-    bamboo_url: str
+    source: str  # "bamboo" | "file"
+    file_path: Path | None
+    bamboo_url: str | None
     bamboo_token: str | None = field(repr=False)
     bamboo_username: str | None
     bamboo_password: str | None = field(repr=False)
@@ -182,14 +193,21 @@ class PublisherConfig:
 
     def fingerprint(self) -> str:
         """What shapes the number; when it changes, saved state no longer applies."""
-        key = [self.bamboo_url, self.timezone, self.days, self.tracking_start and self.tracking_start.isoformat()]
+        where = self.bamboo_url or str(self.file_path)
+        key = [where, self.timezone, self.days, self.tracking_start and self.tracking_start.isoformat()]
         key += [self.environments, self.projects]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
 def load(path: str | Path) -> PublisherConfig:
     c = cc.load(path, SCHEMA, ENV, _cross_checks)
-    b = c["bamboo"]
+    b = c.get("bamboo") or {}
+    f = c.get("file")
+    patterns = f or b
+    file_path = None
+    if f is not None:  # relative to the config file, so a config and its history can travel together
+        file_path = Path(os.path.expanduser(f["path"]))
+        file_path = file_path if file_path.is_absolute() else Path(path).parent / file_path
     tz = c.get("timezone")
     ha = c.get("homeassistant") or {}
     return PublisherConfig(
@@ -200,14 +218,16 @@ def load(path: str | Path) -> PublisherConfig:
         topic_prefix=c["topic_prefix"],
         poll_interval=c["poll_interval"],
         state_file=Path(os.path.expanduser(c["state_file"])),
-        bamboo_url=b["url"],
+        source="file" if f is not None else "bamboo",
+        file_path=file_path,
+        bamboo_url=b.get("url"),
         bamboo_token=b.get("token"),
         bamboo_username=None if b.get("token") else b.get("username"),
         bamboo_password=None if b.get("token") else b.get("password"),
-        environments=tuple(b["environments"]),
-        projects=tuple(b["projects"]),
-        verify=b["verify"],
-        timeout=b["timeout"],
+        environments=tuple(patterns["environments"]),
+        projects=tuple(patterns["projects"]),
+        verify=b.get("verify", True),
+        timeout=b.get("timeout", 10.0),
         mqtt=cc.mqtt_settings(c.get("mqtt"), f"fdc-publisher-{cc.hostname()}"),
         homeassistant=bool(ha.get("enabled", True)),
         discovery_prefix=ha.get("discovery_prefix", "homeassistant"),

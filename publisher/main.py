@@ -15,15 +15,23 @@ from common.config import ConfigError
 from common.mqtt import MqttError
 from publisher import config
 from publisher.bamboo import BambooAuth, BambooClient
+from publisher.filesource import FileSource
+from publisher.poll import BambooSource
 from publisher.report import sentence, state_payload
 from publisher.service import Publisher, make_link, run_forever
+from publisher.source import Source
 
 log = logging.getLogger("fdc.publisher")
 
 
-def _client(cfg: config.PublisherConfig) -> BambooClient:
+def make_source(cfg: config.PublisherConfig) -> Source:
+    if cfg.source == "file":
+        assert cfg.file_path is not None
+        return FileSource(cfg.file_path, cfg.projects, cfg.environments)
+    assert cfg.bamboo_url is not None
     auth = BambooAuth(cfg.bamboo_token, cfg.bamboo_username, cfg.bamboo_password)
-    return BambooClient(cfg.bamboo_url, auth, verify=cfg.verify, timeout=cfg.timeout)
+    client = BambooClient(cfg.bamboo_url, auth, verify=cfg.verify, timeout=cfg.timeout)
+    return BambooSource(client, cfg.projects, cfg.environments)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,23 +43,23 @@ def run(args: argparse.Namespace) -> int:
     REDACT.add(cfg.secrets)
     where = "the machine's local zone; set `timezone:` to pin it" if cfg.timezone_from_machine else "from the config"
     log.info("timezone %s (%s); counting %s", cfg.timezone, where, ", ".join(cfg.days))
-    client = _client(cfg)
+    source = make_source(cfg)
     try:
-        pub = Publisher(cfg, client)
+        pub = Publisher(cfg, source)
         if getattr(args, "remove_discovery", False):
             return _remove_discovery(pub)
         if args.once:
             return _once(cfg, pub, dry_run=args.dry_run, as_json=args.json)
         return _serve(cfg, pub)
     finally:
-        client.close()
+        source.close()
 
 
 def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json: bool) -> int:
     ok = pub.poll()
     if dry_run:
         if as_json:
-            print(json.dumps(state_payload(pub.count, pub.tz, pub.clock(), "bamboo", pub.error), indent=2))
+            print(json.dumps(state_payload(pub.count, pub.tz, pub.clock(), pub.source.name, pub.error), indent=2))
         else:
             print(sentence(pub.count, cfg.days, pub.tz, pub.error))
         return EXIT_OK if ok else EXIT_UNREACHABLE

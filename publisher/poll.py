@@ -111,3 +111,25 @@ def poll(
 def _names(envs: Iterable[EnvInfo]) -> str:
     items = [f"{e.project} → {e.name}" for e in envs]
     return ", ".join(items[:10]) + (f" and {len(items) - 10} more" if len(items) > 10 else "")
+
+
+class BambooSource:
+    """Bamboo as a Source: the client plus the patterns that pick production environments."""
+
+    name = "bamboo"
+    watch: float | None = None
+
+    def __init__(self, client: BambooClient, projects: tuple[str, ...], environments: tuple[str, ...]) -> None:
+        self.client, self.projects, self.environments = client, projects, environments
+
+    def poll(
+        self, state: State, *, tz: ZoneInfo, days: frozenset[int], tracking_start: date | None, now: datetime
+    ) -> State:
+        return poll(self.client, state, tz=tz, days=days, tracking_start=tracking_start,
+                    projects=self.projects, environments=self.environments, now=now)  # fmt: skip
+
+    def changed(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.client.close()

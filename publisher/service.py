@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,12 +14,11 @@ from common.mqtt import MqttLink
 from common.payloads import OFFLINE, ONLINE, decode_status, encode_json, encode_weeks
 from common.topics import Topics
 from publisher import state as state_store
-from publisher.bamboo import BambooClient, BambooError
 from publisher.config import PublisherConfig
 from publisher.discovery import publisher_discovery
 from publisher.friday import Count, count, next_local_midnight, weekday_numbers
-from publisher.poll import poll
 from publisher.report import state_payload
+from publisher.source import Source, SourceError
 
 log = logging.getLogger("fdc.publisher")
 RETRY_AFTER_ERROR = 60.0  # seconds; a failed poll is retried sooner than poll_interval when that is longer
@@ -32,9 +32,9 @@ def utc_now() -> datetime:
 class Publisher:
     """Holds the state and the current retained messages; every method is safe to call from paho's thread."""
 
-    def __init__(self, cfg: PublisherConfig, client: BambooClient, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, cfg: PublisherConfig, source: Source, clock: Callable[[], datetime] = utc_now) -> None:
         self.cfg = cfg
-        self.client = client
+        self.source = source
         self.clock = clock
         self.tz = ZoneInfo(cfg.timezone)
         self.days = weekday_numbers(cfg.days)
@@ -51,19 +51,12 @@ class Publisher:
         """Read Bamboo and recompute; on failure keep the last good state and remember the error."""
         now = self.clock()
         try:
-            self.state = poll(
-                self.client,
-                self.state,
-                tz=self.tz,
-                days=self.days,
-                tracking_start=self.cfg.tracking_start,
-                projects=self.cfg.projects,
-                environments=self.cfg.environments,
-                now=now,
+            self.state = self.source.poll(
+                self.state, tz=self.tz, days=self.days, tracking_start=self.cfg.tracking_start, now=now
             )
             self.error = None
             ok = True
-        except BambooError as e:
+        except SourceError as e:
             self.error = str(e)
             log.error("%s; keeping the last good number", e)
             ok = False
@@ -79,7 +72,7 @@ class Publisher:
         error = self.error
         if c is None and error is None:
             error = "no production deployment found yet, and no tracking_start configured"
-        payload = state_payload(c, self.tz, now, "bamboo", error)
+        payload = state_payload(c, self.tz, now, self.source.name, error)
         messages = [(self.topics.status, ONLINE)]
         if c is not None:
             messages.append((self.topics.weeks, encode_weeks(c.weeks)))
@@ -156,6 +149,16 @@ def next_wake(pub: Publisher, ok: bool) -> float:
     return max(0.0, min(interval, (midnight - now).total_seconds()))
 
 
+def wait_for_news(pub: Publisher, stop: threading.Event, seconds: float) -> None:
+    """Sleep until the next poll is due, waking early when the source says it changed (a written file)."""
+    deadline = time.monotonic() + seconds
+    step = pub.source.watch
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0 or stop.wait(min(left, step) if step else left) or (step and pub.source.changed()):
+            return
+
+
 def run_forever(pub: Publisher, link: MqttLink, stop: threading.Event) -> None:
     """Poll until `stop` is set; the broker may come and go, on_connect re-asserts everything."""
     link.start()
@@ -165,7 +168,7 @@ def run_forever(pub: Publisher, link: MqttLink, stop: threading.Event) -> None:
             if ok:
                 pub.save()
             publish(link, pub)
-            stop.wait(next_wake(pub, ok))
+            wait_for_news(pub, stop, next_wake(pub, ok))
     finally:
         link.stop(final=[(pub.topics.status, OFFLINE)])
         pub.save()

@@ -11,6 +11,7 @@ import pytest
 
 from publisher.bamboo import BambooAuth, BambooClient, make_retry
 from publisher.config import load
+from publisher.poll import BambooSource
 from publisher.service import Publisher, next_wake
 from tests.bamboo_sim import BambooSim
 from tests.factories import at
@@ -39,7 +40,7 @@ def publisher(tmp_path: Path, sim: BambooSim, clock: Clock, extra: str = "") -> 
     )
     cfg = load(cfg_path)
     client = BambooClient(sim.url, BambooAuth(token="t"), retry=make_retry(total=0))
-    return Publisher(cfg, client, clock)
+    return Publisher(cfg, BambooSource(client, cfg.projects, cfg.environments), clock)
 
 
 def test_messages_before_and_after_polls(tmp_path: Path, sim: BambooSim) -> None:
