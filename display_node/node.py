@@ -99,6 +99,12 @@ class Node:
             subscriptions=[self.topics.weeks, self.topics.status],
         )
 
+    @property
+    def value(self) -> int | None:
+        """The latest accepted number (None: no data), whether or not it has been drawn yet."""
+        with self._lock:
+            return self._value
+
     # --- inputs (any thread) -------------------------------------------------------------------------------
     def set_brightness(self, level: int) -> None:
         """Daytime brightness 0..15 at runtime (config sets the start value; the night schedule still wins)."""

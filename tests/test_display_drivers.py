@@ -6,6 +6,7 @@ import io
 import runpy
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from display_node.config import DisplaySettings
@@ -80,3 +81,17 @@ def test_systemd_unit_runs_unprivileged_in_the_spi_and_gpio_groups() -> None:
     assert set(keys["SupplementaryGroups"].split()) == {"spi", "gpio"}
     assert keys["Restart"] == "on-failure"
     assert "PrivateDevices" not in keys  # it would hide /dev/spidev*
+
+
+def test_pygame_window_shows_the_leds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # an off-screen window: no desktop needed
+    panel = open_panel(DisplaySettings(driver="pygame", cascaded=2))
+    try:
+        frame = render(42, 16)
+        panel.show(frame)
+        surface = panel.device._screen
+        size = surface.get_size()
+        raw = Image.frombytes("RGB", size, panel.device._pygame.image.tostring(surface, "RGB"))
+        assert lit(raw) == pixels(frame)
+    finally:
+        panel.device._pygame.quit()
