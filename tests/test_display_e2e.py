@@ -6,6 +6,8 @@ What is lit is read back from the PNG frames the capture driver writes; what the
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -139,3 +141,28 @@ def test_bad_config_and_bad_driver_exit_2_naming_the_key(tmp_path: Path) -> None
         fdc("display", "-c", str(cfg), "--driver", "oled"), capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert res.returncode == 2 and "--driver: 'oled' is not one of" in res.stderr
+
+
+def test_terminal_driver_draws_blocks_on_a_tty(broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
+    cfg = tmp_path / "display.yaml"
+    cfg.write_text(f"node_id: tty\nmqtt: {{host: {broker.host}, port: {broker.port}}}\ndisplay: {{driver: terminal}}\n")
+    mosquitto_pub(broker, "-r", "-t", WEEKS, "-m", "42")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(fdc("display", "-c", str(cfg)), stdout=slave, stderr=subprocess.DEVNULL, cwd=ROOT)
+    os.close(slave)
+    out = bytearray()
+
+    def drawn() -> bool:
+        if select.select([master], [], [], 0)[0]:
+            out.extend(os.read(master, 65536))
+        return "██" in out.decode(errors="replace") and proc.poll() is None
+
+    try:
+        recorder.wait_for("friday-deploy/displays/tty/showing", lambda p: showing(p)["value"] == 42)
+        wait_until(drawn, 10, "block characters on the terminal")
+        top_row = pixels(render(42, 16))[0].replace("#", "█").replace(".", "·")
+        wait_until(lambda: drawn() and top_row in out.decode(errors="replace"), 10, "the top row of 42")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        os.close(master)

@@ -191,3 +191,13 @@ def test_brightness_at_runtime_and_the_night_schedule(broker: Broker, recorder: 
         wait_until(lambda: power[-1] is True, 5, "the display to wake up in the morning")
         assert levels[-1] == 14
         recorder.wait_for(SHOWING, is_showing(text="12", value=12))
+
+
+def test_without_persist_the_matrix_goes_dark_on_exit_and_showing_says_so(broker: Broker, recorder: Recorder) -> None:
+    publish(broker, WEEKS, b"9")
+    panel = dummy_panel()
+    with running(Node(config(broker, persist=False), panel)):
+        recorder.wait_for(SHOWING, is_showing(text="9"))
+    assert recorder.wait_for(SHOWING, is_showing(text="", value=9))
+    assert recorder.wait_for(NODE_STATUS, lambda p: p == OFFLINE)
+    assert shown(panel) == ["." * 16] * 8  # luma cleared the device because persist is off
