@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint clean
+.PHONY: venv test demo pictures lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,emulator]'
+	$(BIN)/pip install --quiet -e '.[dev,emulator,demo]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -20,6 +20,14 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+## make demo: broker + publisher (sample history) + a display node drawing in this terminal; Ctrl-C stops all
+demo: $(STAMP)
+	$(BIN)/fdc demo
+
+## make pictures: regenerate the README's PNGs of the emulated matrix
+pictures: $(STAMP)
+	$(BIN)/python scripts/make_pictures.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

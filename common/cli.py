@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-c", "--config", required=True, metavar="FILE", help="display node YAML config")
     d.add_argument("--driver", help="override display.driver (max7219, terminal, capture, gif, pygame, dummy)")
 
+    m = sub.add_parser("demo", parents=[common], help="the whole system on this machine: broker, publisher, display")
+    m.add_argument("--bamboo-url", metavar="URL", help="read a real Bamboo (token from FDC_BAMBOO_TOKEN)")
+    m.add_argument("--port", type=int, default=18830, help="broker port (default 18830, or a free one if taken)")
+    m.add_argument("--broker", choices=["auto", "mosquitto", "embedded"], default="auto", help="default: auto")
+    m.add_argument("--timezone", help="IANA zone for the number (default: this machine's)")
+    m.add_argument("--driver", help="the display node's driver (default terminal)")
+
     c = sub.add_parser(
         "check-config", parents=[common], help="validate a publisher or display config and list every problem"
     )
@@ -116,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from display_node.main import run as run_display
 
             return run_display(args)
+        if args.command == "demo":
+            from demo.run import run as run_demo
+
+            return run_demo(args)
         if args.command == "check-config":
             return check_config(args.file)
     except KeyboardInterrupt:

@@ -34,7 +34,9 @@ def wait_until(cond: Callable[[], object], timeout: float = 10.0, what: str = "c
 def mosquitto_path() -> str:
     path = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if path is None:
-        raise RuntimeError("mosquitto is not installed: run `apt-get install mosquitto mosquitto-clients` (.ci/run does)")
+        raise RuntimeError(
+            "mosquitto is not installed: run `apt-get install mosquitto mosquitto-clients` (.ci/run does)"
+        )
     return path
 
 
@@ -99,12 +101,21 @@ class Broker:
 class Recorder:
     """A separate MQTT client that records every message on `topics` (retained ones included)."""
 
-    def __init__(self, broker: Broker, topics: list[str] | str = "#", client_id: str = "") -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        topics: list[str] | str = "#",
+        client_id: str = "",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         topic_list = [topics] if isinstance(topics, str) else topics
         self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+        if username is not None:
+            self.client.username_pw_set(username, password)
 
         def on_connect(c: mqtt.Client, u: object, f: object, rc: object, p: object) -> None:
             c.subscribe([(t, 1) for t in topic_list])

@@ -126,3 +126,12 @@ def test_publisher_with_a_file_source(tmp_path: Path) -> None:
     bad.write_text("- project: P\n  environment: Production\n  started: someday\n")
     r = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=60)
     assert r.returncode == 3 and f"{bad} line 1: not a date: 'someday'" in r.stdout + r.stderr
+
+
+def test_the_shipped_example_parses() -> None:
+    path = Path(__file__).resolve().parents[1] / "examples" / "deployments.yaml"
+    src = FileSource(path, (".*",), ("production",))
+    s = src.poll(State("fp"), tz=BERLIN, days=weekday_numbers(["friday"]), tracking_start=None,
+                 now=at("2026-11-26 09:00"))  # fmt: skip
+    assert s.best is not None and s.best.friday == date(2026, 10, 30)
+    assert s.best.deployment.version.endswith("-hotfix")

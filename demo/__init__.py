@@ -1,0 +1,1 @@
+"""`fdc demo`: the whole system on one machine, no Bamboo and no Pi needed."""

@@ -1,0 +1,84 @@
+"""`fdc demo` end to end, as a person runs it: the sample number reaches the matrix, Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from demo.history import WEEKS_BACK, last_friday, sample_history
+from display_node.render import pixels, render
+from tests.broker import Broker, Recorder, free_port, wait_until
+
+SHOWING = "friday-deploy/displays/demo-display/showing"
+
+
+def test_sample_history_has_one_friday_deployment_weeks_back() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    for today in (date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 29), date(2027, 3, 1)):
+        entries = sample_history(today, tz)
+        fridays = {e["started"][:10] for e in entries if date.fromisoformat(e["started"][:10]).weekday() == 4}
+        assert fridays == {(last_friday(today) - timedelta(weeks=WEEKS_BACK)).isoformat()}
+        assert len(entries) >= 8 and all(e["environment"] == "Production" for e in entries)
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmd:
+                found.append(cmd)
+    return found
+
+
+@pytest.mark.parametrize("kind", ["mosquitto", "embedded"])
+def test_demo_shows_the_sample_number_and_stops_on_ctrl_c(kind: str) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "common.cli", "demo", "--broker", kind, "--port", str(port), "--timezone", "UTC"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        wait_until(lambda: port_open(port) or proc.poll() is not None, 30, "the demo's broker")
+        assert proc.poll() is None, "".join(out)
+        rec = Recorder(Broker(Path("/nonexistent"), port=port), SHOWING, username="operator", password="demo")
+        try:
+            showing = json.loads(rec.wait_for(SHOWING, lambda p: json.loads(p)["value"] == WEEKS_BACK, timeout=40))
+        finally:
+            rec.close()
+        assert showing["text"] == str(WEEKS_BACK) and showing["stale"] is False
+        frame = "\n".join(pixels(render(WEEKS_BACK, 32, 8)))  # the 4-block FC-16 matrix, as text
+        wait_until(lambda: frame in "".join(out), 20, f"the frame for {WEEKS_BACK} in the demo's output")
+        text = "".join(out)
+        assert f"broker on 127.0.0.1:{port}" in text and f"mosquitto_pub -p {port} -u operator -P demo" in text
+        assert ("mosquitto with the project's config" in text) == (kind == "mosquitto")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+    reader.join(5)
+    assert code == 0, "".join(out)
+    assert "stopped the display node, the publisher and the broker" in "".join(out)
+    assert not port_open(port)
+    assert processes_mentioning("fdc-demo-") == []
