@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import logging
 import os
 import sys
 import warnings
@@ -19,6 +20,8 @@ from PIL import Image
 
 from display_node.config import DisplaySettings
 from display_node.render import pixels
+
+log = logging.getLogger("fdc.display")
 
 
 class HardwareError(Exception):
@@ -159,18 +162,23 @@ def _capture_dir(settings: DisplaySettings) -> Path:
 
 
 class _Terminal:
-    """Redraws the matrix in place with block characters; luma's own terminal emulators need curses."""
+    """The matrix as text. On a terminal: block characters redrawn in place (luma's own terminal emulators
+    need curses). Piped or redirected: each frame as plain `#`/`.` rows, so logs and `fdc demo` stay readable."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, tty: bool = True) -> None:
         self.stream = stream
+        self.tty = tty
         self.drawn = 0
 
     def __call__(self, image: Image.Image) -> None:
-        rows = [row.replace("#", "█").replace(".", "·") for row in pixels(image)]
-        up = f"\x1b[{self.drawn}F" if self.drawn else ""
-        self.stream.write(up + "\n".join(rows) + "\n")
+        rows = pixels(image)
+        if not self.tty:
+            self.stream.write("\n".join(rows) + "\n\n")
+        else:
+            up = f"\x1b[{self.drawn}F" if self.drawn else ""
+            self.stream.write(up + "\n".join(r.replace("#", "█").replace(".", "·") for r in rows) + "\n")
+            self.drawn = len(rows)
         self.stream.flush()
-        self.drawn = len(rows)
 
 
 def open_panel(settings: DisplaySettings, *, serial: Any = None, spidev: Any = None) -> Panel:
@@ -184,12 +192,13 @@ def open_panel(settings: DisplaySettings, *, serial: Any = None, spidev: Any = N
         device = dummy(width=8 * settings.cascaded, height=8, rotate=settings.rotate, mode="1")
         if name == "dummy":
             return Panel(device, name)
-        if not sys.stdout.isatty():
-            raise HardwareError(
-                "the terminal driver needs a terminal but standard output is not one: "
-                "use --driver capture to write PNG frames instead"
+        tty = sys.stdout.isatty()
+        if not tty:
+            log.warning(
+                "standard output is not a terminal, so the terminal driver prints each frame as plain # and . rows; "
+                "use --driver capture to get PNG frames instead"
             )
-        term = _Terminal(sys.stdout)
+        term = _Terminal(sys.stdout, tty)
         return Panel(device, name, after_show=lambda _image: term(device.image))
     if name == "capture":
         folder = _capture_dir(settings)

@@ -53,6 +53,9 @@ def test_terminal_draws_blocks_and_redraws_in_place() -> None:
     first, second = out.getvalue().split("\x1b[8F")
     assert first.splitlines()[0] == "··██████"
     assert len(second.splitlines()) == 8
+    plain = io.StringIO()
+    _Terminal(plain, tty=False)(render(7, 8))
+    assert plain.getvalue() == "\n".join(pixels(render(7, 8))) + "\n\n"
 
 
 def test_contrast_levels_map_onto_the_chip_s_16_steps() -> None:

@@ -123,12 +123,19 @@ def test_the_node_end_to_end(
     assert "Traceback" not in log.read_text()
 
 
-def test_terminal_driver_without_a_tty_points_to_capture(tmp_path: Path) -> None:
+def test_terminal_driver_without_a_tty_says_so_and_prints_plain_frames(broker: Broker, tmp_path: Path) -> None:
     cfg = tmp_path / "display.yaml"
-    cfg.write_text("node_id: t\ndisplay: {driver: terminal}\n")
-    res = subprocess.run(fdc("display", "-c", str(cfg)), capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert res.returncode == 2
-    assert "not" in res.stderr and "--driver capture" in res.stderr and "Traceback" not in res.stderr
+    cfg.write_text(f"node_id: t\nmqtt: {{host: {broker.host}, port: {broker.port}}}\ndisplay: {{driver: terminal}}\n")
+    mosquitto_pub(broker, "-r", "-t", WEEKS, "-m", "42")
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("wb") as o, err.open("wb") as e:
+        proc = subprocess.Popen(fdc("display", "-c", str(cfg)), stdout=o, stderr=e, cwd=ROOT)
+    try:
+        wait_until(lambda: "\n".join(pixels(render(42, 16))) in out.read_text(), 10, "42 as # and . rows")
+        assert "is not a terminal" in err.read_text() and "--driver capture" in err.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
 
 
 def test_bad_config_and_bad_driver_exit_2_naming_the_key(tmp_path: Path) -> None:
