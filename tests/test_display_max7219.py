@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from luma.core.error import UnsupportedPlatform
 
 from display_node.config import DisplaySettings
 from display_node.drivers import HardwareError, Panel, open_panel
@@ -93,12 +94,14 @@ def test_exit_keeps_the_number_lit_only_with_persist(persist: bool) -> None:
 
 
 class FailingSpiDev:
-    """A spidev stand-in whose open() fails the way the kernel does."""
+    """A spidev stand-in whose open() fails the way the kernel (or luma on a non-Pi board) does."""
 
     def __init__(self, err: int) -> None:
         self.err = err
 
     def open(self, port: int, device: int) -> None:
+        if self.err == -1:
+            raise UnsupportedPlatform("GPIO access not available")
         raise OSError(self.err, os.strerror(self.err))
 
 
@@ -107,6 +110,7 @@ class FailingSpiDev:
     [
         (errno.ENOENT, ["/dev/spidev0.1 does not exist", "raspi-config"]),
         (errno.EACCES, ["permission denied on /dev/spidev0.1", "spi and gpio groups"]),
+        (-1, ["GPIO access is not available", "raspi-config", "spi and gpio groups"]),
     ],
 )
 def test_spi_problems_become_one_sentence_naming_the_fix(err: int, words: list[str]) -> None:
