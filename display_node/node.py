@@ -186,8 +186,16 @@ class Node:
 
         showing = Showing(lay.text if on else "", value, stale)
         if showing != self.showing or republish:
-            if showing.text != (self.showing.text if self.showing else None):
+            before = self.showing
+            if before is None or showing.text != before.text:
                 log.info("showing %r%s", showing.text, " (stale)" if stale else "")
+            if before is not None and stale != before.stale:
+                if not stale:
+                    log.info("stale mark off")
+                elif not connected:
+                    log.warning("stale mark on: no connection to the MQTT broker")
+                else:
+                    log.warning("stale mark on: the publisher has been offline for over %g s", self.config.stale_after)
             self.showing = showing
             at = self.now().isoformat(timespec="seconds")
             self.link.publish(self.showing_topic, encode_showing(showing.text, value, stale, at))

@@ -97,6 +97,7 @@ def test_the_node_end_to_end(
     mosquitto_pub(broker, "-r", "-t", "friday-deploy/status", "-m", OFFLINE.decode())
     recorder.wait_for(SHOWING, lambda p: showing(p) == {**showing(p), "value": 42, "stale": True})
     wait_until(lambda: frame_is(frames, pixels(render(42, 16, stale_mark=True))), 10, "42 with the stale mark")
+    assert "stale mark on: the publisher has been offline for over 0.5 s" in log.read_text()
     recorder.clear()
     mosquitto_pub(broker, "-r", "-t", "friday-deploy/status", "-m", ONLINE.decode())
     recorder.wait_for(SHOWING, lambda p: showing(p)["stale"] is False)
@@ -105,6 +106,7 @@ def test_the_node_end_to_end(
     # the broker goes away: stale mark on the LEDs (nobody can be told over MQTT)
     broker.stop()
     wait_until(lambda: frame_is(frames, pixels(render(42, 16, stale_mark=True))), 10, "the stale mark")
+    wait_until(lambda: "stale mark on: no connection to the MQTT broker" in log.read_text(), 10, "the reason logged")
     assert proc.poll() is None
     # the broker comes back (empty: it keeps no retained messages): the node reconnects and reports again
     recorder.clear()
