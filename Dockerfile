@@ -20,6 +20,7 @@ COPY pyproject.toml README.md ./
 COPY common ./common
 COPY publisher ./publisher
 COPY display_node ./display_node
+COPY demo ./demo
 RUN pip install . && rm -rf /src/build
 
 WORKDIR /var/lib/fdc
