@@ -132,8 +132,29 @@ class MqttLink:
 
     # --- API --------------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect in the background; a broker that is down now is retried with backoff."""
-        self.client.connect_async(self.settings.host, self.settings.port, keepalive=30)
+        """Connect; a broker that is down now is retried in the background with backoff.
+
+        The first attempt is made here, synchronously, because only then does paho say *why* it failed
+        (a TLS certificate that does not verify will not fix itself, a refused port may).
+        """
+        where, host, port = self.settings.where, self.settings.host, self.settings.port
+        try:
+            self.client.connect(host, port, keepalive=30)
+        except ssl.SSLError as e:
+            self._refused = True
+            self.error = (
+                f"TLS with the MQTT broker at {where} failed ({e.reason or e}): check mqtt.tls.ca_file (the CA "
+                "that signed the broker's certificate) and mqtt.host (a name in that certificate)"
+            )
+            log.error("%s", self.error)
+            self.client.connect_async(host, port, keepalive=30)
+        except OSError as e:
+            self.error = (
+                f"cannot reach the MQTT broker at {where} ({e.strerror or e}): check mqtt.host and mqtt.port "
+                "and that the broker is running"
+            )
+            log.warning("%s; retrying", self.error)
+            self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> None:

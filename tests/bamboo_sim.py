@@ -76,6 +76,7 @@ class BambooSim:
         self.envs: dict[int, SimEnv] = {}
         self.faults: list[tuple[int, dict[str, str], bytes]] = []  # served to the next requests, in order
         self.html_login = False
+        self.raw: dict[str, Any] = {}  # route → JSON body served as is (e.g. a real captured response)
         self.requests: Counter[str] = Counter()
         self.bytes_sent = 0
         self._next_id = 1000
@@ -358,7 +359,9 @@ class BambooSim:
         q = parse_qs(u.query)
         data: Any = None
         with self._lock:
-            if method == "GET" and route == "deploy/project/all":
+            if route in self.raw:
+                data = self.raw[route]
+            elif method == "GET" and route == "deploy/project/all":
                 data = self.project_all()
             elif method == "GET" and route == "deploy/dashboard":
                 data = self.dashboard()

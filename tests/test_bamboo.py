@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ from urllib3.util.retry import Retry
 from publisher.bamboo import BambooAuth, BambooClient, BambooError, make_retry
 from publisher.state import EnvInfo
 from tests.bamboo_sim import BambooSim
+from tests.conftest import SAMPLES
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -175,3 +177,21 @@ def test_unreachable_server_is_a_sentence() -> None:
         c.environments()
     assert str(e.value).startswith(f"cannot reach Bamboo at {url}")
     assert str(e.value).endswith("check bamboo.url and the network")
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"Bamboo samples not found at {SAMPLES}")
+@pytest.mark.parametrize("name", ["deploy_project_all.devlake-2023.json", "deploy_project_all.faros-2022.json"])
+def test_real_project_lists_parse_over_http(sim: BambooSim, name: str) -> None:
+    body = json.loads((SAMPLES / name).read_text())
+    sim.raw["deploy/project/all"] = body
+    envs = client(sim).environments()
+    expected = [(int(e["id"]), p["name"], e["name"]) for p in body for e in p["environments"]]
+    assert [(e.id, e.project, e.name) for e in envs] == expected and expected
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"Bamboo samples not found at {SAMPLES}")
+def test_real_results_page_parses_over_http(sim: BambooSim) -> None:
+    items = json.loads((SAMPLES / "deploy_environment_results.items.devlake-2023.json").read_text())
+    sim.raw["deploy/environment/42/results"] = {"size": 6, "start-index": 0, "max-result": 25, "results": items}
+    (page,) = list(client(sim).results(EnvInfo(42, "P", "Production"), iter([25])))
+    assert [d.result_id for d in page] == [i["id"] for i in items]

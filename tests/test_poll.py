@@ -186,3 +186,25 @@ def test_state_round_trips_through_its_file(world: World, tmp_path: Path) -> Non
     store.save(path, s)
     assert store.load(path, "fp") == s
     assert store.load(path, "other-config").best is None  # another config: rebuild
+
+
+def test_steady_poll_does_not_grow_with_environments(world: World) -> None:
+    for i in range(60):
+        env = world.sim.add_env(f"Service {i}", "Production")
+        world.sim.deploy(env, at("2026-11-24 10:00"), at("2026-11-24 10:05"))
+    world.poll(at("2026-11-26 09:00"))
+    before = dict(world.sim.requests)
+    world.poll(at("2026-11-26 09:05"))
+    new = {k: v - before.get(k, 0) for k, v in world.sim.requests.items() if v != before.get(k, 0)}
+    assert new == {STATUS: 1}
+
+
+def test_corrupt_state_is_rebuilt_with_one_log_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"format": 1, "fingerprint": "fp", "best": {"friday": "not-a-date"')
+    with caplog.at_level("INFO"):
+        s = store.load(path, "fp")
+    assert s == State("fp")
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"the state file {path} is corrupt (Expecting ',' delimiter")
+    assert line.endswith("): rebuilding it from Bamboo")
