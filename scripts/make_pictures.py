@@ -21,6 +21,7 @@ from display_node.render import render  # noqa: E402
 
 # (file name, value or None for "no data", 8x8 blocks, stale mark lit)
 PICTURES: list[tuple[str, int | None, int, bool]] = [
+    ("demo-3-4blocks", 3, 4, False),  # the top of the README: what `make demo` shows
     ("display-42-2blocks", 42, 2, False),
     ("display-3-2blocks", 3, 2, False),
     ("display-123-2blocks", 123, 2, False),
