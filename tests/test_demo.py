@@ -17,7 +17,9 @@ import pytest
 
 from demo.history import WEEKS_BACK, last_friday, sample_history
 from display_node.render import pixels, render
+from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, Recorder, free_port, wait_until
+from tests.publisher_run import TOKEN
 
 SHOWING = "friday-deploy/displays/demo-display/showing"
 
@@ -82,3 +84,31 @@ def test_demo_shows_the_sample_number_and_stops_on_ctrl_c(kind: str) -> None:
     assert "stopped the display node, the publisher and the broker" in "".join(out)
     assert not port_open(port)
     assert processes_mentioning("fdc-demo-") == []
+
+
+def test_demo_against_a_real_bamboo(bamboo: BambooSim) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "common.cli", "demo", "--bamboo-url", bamboo.url, "--port", str(port),
+           "--timezone", "Europe/Berlin"]  # fmt: skip
+    env = {**os.environ, "FDC_BAMBOO_TOKEN": TOKEN}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        wait_until(lambda: port_open(port) or proc.poll() is not None, 30, "the demo's broker")
+        rec = Recorder(Broker(Path("/nonexistent"), port=port), SHOWING, username="operator", password="demo")
+        try:
+            rec.wait_for(SHOWING, lambda p: json.loads(p)["value"] == 3, timeout=40)
+        finally:
+            rec.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
+    assert f"publisher reading {bamboo.url}" in out and TOKEN not in out
+
+
+def test_demo_with_bamboo_needs_a_token() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FDC_BAMBOO_TOKEN"}
+    r = subprocess.run([sys.executable, "-m", "common.cli", "demo", "--bamboo-url", "https://bamboo.example.com"],
+                       capture_output=True, text=True, env=env, timeout=30)  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.strip() == "fdc demo: --bamboo-url needs a personal access token in FDC_BAMBOO_TOKEN"
