@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from common.files import write_atomically
 from publisher.deployment import Deployment
 from publisher.friday import FridayDeploy
 from publisher.scan import Frontier
@@ -110,24 +109,5 @@ def load(path: Path, fingerprint: str) -> State:
 
 
 def save(path: Path, state: State) -> None:
-    """Write to a temp file in the same folder, fsync, rename: a crash leaves the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    """Atomically: a crash leaves the old state or the new one, whole."""
+    write_atomically(path, json.dumps(state.to_json(), indent=1, sort_keys=True).encode("utf-8"))

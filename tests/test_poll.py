@@ -208,3 +208,13 @@ def test_corrupt_state_is_rebuilt_with_one_log_line(tmp_path: Path, caplog: pyte
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(f"the state file {path} is corrupt (Expecting ',' delimiter")
     assert line.endswith("): rebuilding it from Bamboo")
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(world: World, tmp_path: Path) -> None:
+    s = world.poll(at("2026-11-26 09:00"))
+    path = tmp_path / "state.json"
+    store.save(path, s)
+    first = path.read_bytes()
+    store.save(path, State("fp"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    assert path.read_bytes() != first and store.load(path, "fp") == State("fp")
