@@ -145,8 +145,10 @@ SCHEMA = vol.Schema(
 
 
 def _cross_checks(c: dict[str, Any]) -> list[str]:
-    if ("bamboo" in c) == ("file" in c):
-        return ["bamboo: required (or `file:` to read deployments from a JSON/YAML file instead), not both"]
+    if "bamboo" in c and "file" in c:
+        return ["file: use either bamboo: or file:, not both"]
+    if "bamboo" not in c and "file" not in c:
+        return ["bamboo: required (or `file:` to read deployments from a JSON/YAML file instead)"]
     if "file" in c:
         return []
     b = c["bamboo"]

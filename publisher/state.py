@@ -33,7 +33,7 @@ class EnvInfo:
 
 @dataclass
 class State:
-    fingerprint: str  # the config that shapes the answer; a different one means rebuild from Bamboo
+    fingerprint: str  # the config that shapes the answer; a different one means rebuild from the source
     best: FridayDeploy | None = None
     history_start: date | None = None
     environments: dict[int, EnvInfo] = field(default_factory=dict)
@@ -92,18 +92,20 @@ def load(path: Path, fingerprint: str) -> State:
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        log.info("no state file at %s yet: reading the history from Bamboo", path)
+        log.info("no state file at %s yet: reading the whole history", path)
         return State(fingerprint)
     except OSError as e:
-        log.warning("cannot read the state file %s (%s): rebuilding it from Bamboo", path, e.strerror)
+        log.warning("cannot read the state file %s (%s): rebuilding it from the source", path, e.strerror)
         return State(fingerprint)
     try:
         state = State.from_json(json.loads(raw))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        log.warning("the state file %s is corrupt (%s): rebuilding it from Bamboo", path, e)
+        log.warning("the state file %s is corrupt (%s): rebuilding it from the source", path, e)
         return State(fingerprint)
     if state.fingerprint != fingerprint:
-        log.info("the configuration that shapes the number changed since %s was saved: rebuilding from Bamboo", path)
+        log.info(
+            "the configuration that shapes the number changed since %s was saved: rebuilding from the source", path
+        )
         return State(fingerprint)
     return state
 

@@ -207,7 +207,7 @@ def test_corrupt_state_is_rebuilt_with_one_log_line(tmp_path: Path, caplog: pyte
     assert s == State("fp")
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(f"the state file {path} is corrupt (Expecting ',' delimiter")
-    assert line.endswith("): rebuilding it from Bamboo")
+    assert line.endswith("): rebuilding it from the source")
 
 
 def test_save_is_atomic_and_leaves_no_temp_files(world: World, tmp_path: Path) -> None:

@@ -108,7 +108,8 @@ def test_unknown_keys_are_typos_with_their_path(tmp_path: Path) -> None:
         ("tracking_start: last year\nbamboo: {url: 'http://b', token: t}\n",
          "tracking_start: 'last year' is not a date: use YYYY-MM-DD"),
         ("timezone: UTC\n",
-         "bamboo: required (or `file:` to read deployments from a JSON/YAML file instead), not both"),
+         "bamboo: required (or `file:` to read deployments from a JSON/YAML file instead)"),
+        ("file: {path: d.yaml}\nbamboo: {url: 'http://b', token: t}\n", "file: use either bamboo: or file:, not both"),
         ("bamboo: {url: 'http://b'}\n",
          "bamboo: no credentials: set bamboo.token (or FDC_BAMBOO_TOKEN) to a personal access token, "
          "or bamboo.username and bamboo.password"),
