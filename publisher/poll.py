@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.bamboo import BambooClient, BambooError
 from publisher.friday import later
-from publisher.scan import EnvScan, Rules, scan
+from publisher.scan import Rules, Scanner
 from publisher.state import EnvInfo, State
 
 log = logging.getLogger("fdc.poll")
@@ -38,6 +38,30 @@ def _page_sizes(warm: bool) -> Iterator[int]:
     if warm:
         return itertools.chain(WARM_PAGES, itertools.repeat(COLD_PAGE))
     return itertools.repeat(COLD_PAGE)
+
+
+def _read(client: BambooClient, changed: list[EnvInfo], state: State, rules: Rules) -> dict[EnvInfo, Scanner]:
+    """Read the changed environments breadth first: one page of each per round, readers in parallel.
+
+    After each round the latest Friday found anywhere becomes every reader's floor, so on a cold start an
+    environment that never deployed on a Friday is read only back to that date, not to the bottom of its history.
+    """
+    scanners = {env: Scanner(rules, state.frontiers.get(env.id)) for env in changed}
+    pages = {env: client.results(env, _page_sizes(env.id in state.frontiers)) for env in changed}
+    reading = list(changed)
+    if not reading:
+        return scanners
+    with ThreadPoolExecutor(max_workers=min(READERS, len(reading)), thread_name_prefix="bamboo") as pool:
+        while reading:
+            got = list(pool.map(lambda env: next(pages[env], None), reading))
+            more = [page is not None and scanners[env].feed(page) for env, page in zip(reading, got, strict=True)]
+            reading = [env for env, again in zip(reading, more, strict=True) if again]
+            fridays = [s.best.friday for s in scanners.values() if s.best is not None]
+            if fridays:
+                for s in scanners.values():
+                    s.raise_floor(max(fridays))
+                reading = [env for env in reading if not scanners[env].done]
+    return scanners
 
 
 def poll(
@@ -74,14 +98,7 @@ def poll(
     floor = max(bounds, default=None)
     rules = Rules(tz=tz, days=days, now=now, floor=floor)
 
-    def read(env: EnvInfo) -> tuple[int, EnvScan]:
-        known = state.frontiers.get(env.id)
-        return env.id, scan(client.results(env, _page_sizes(known is not None)), rules, known)
-
-    scans: dict[int, EnvScan] = {}
-    if changed:
-        with ThreadPoolExecutor(max_workers=min(READERS, len(changed)), thread_name_prefix="bamboo") as pool:
-            scans = dict(pool.map(read, changed))
+    scans = {env.id: s.result() for env, s in _read(client, changed, state, rules).items()}
     best = state.best
     history_start = state.history_start
     frontiers = {i: f for i, f in state.frontiers.items() if i in envs}

@@ -40,39 +40,71 @@ class EnvScan:
     read: int  # results looked at
 
 
-def scan(pages: Iterable[list[Deployment]], rules: Rules, known: Frontier | None) -> EnvScan:
-    """Walk pages newest first; stop at what was already seen, or where older results cannot matter."""
-    best: FridayDeploy | None = None
-    oldest: date | None = None
-    frontier: Frontier | None = None  # reset by every unsettled result: only older settled ones qualify
-    seen: set[int] = set()
-    read = 0
-    floor = rules.floor
-    for page in pages:
-        stop = False
+class Scanner:
+    """One environment's history fed page by page, so a poll can read many environments breadth first.
+
+    `raise_floor` hands in a Friday found in another environment during the same poll: nothing in this one
+    that ended before that date can change the answer, so reading stops there instead of at the bottom.
+    """
+
+    def __init__(self, rules: Rules, known: Frontier | None) -> None:
+        self.rules, self.known = rules, known
+        self.best: FridayDeploy | None = None
+        self.oldest: date | None = None  # local start date of the oldest result that ran, among those read
+        self.frontier: Frontier | None = None  # reset by every unsettled result: only older settled ones qualify
+        self.floor = rules.floor
+        self.read = 0
+        self.done = False
+        self._seen: set[int] = set()
+        self._last: date | None = None  # local start date of the oldest result read so far
+
+    def raise_floor(self, day: date) -> None:
+        """A Friday found elsewhere; if what was read already reaches back past it, this reader is done."""
+        self.floor = day if self.floor is None else max(self.floor, day)
+        if self._last is not None and self._last < self.floor:
+            self.done = True
+
+    def feed(self, page: list[Deployment]) -> bool:
+        """Take the next page (newest first); True while an older page could still change the answer."""
+        if self.done or not page:
+            self.done = True
+            return False
+        rules = self.rules
         for dep in page:
-            if dep.result_id in seen:  # a new deployment shifted the pages while we read them
+            if dep.result_id in self._seen:  # a new deployment shifted the pages while we read them
                 continue
-            seen.add(dep.result_id)
+            self._seen.add(dep.result_id)
+            known = self.known
             if known is not None and (dep.result_id == known.result_id or dep.started < known.started):
-                stop = True
-                break
-            read += 1
+                self.done = True
+                return False
+            self.read += 1
             if not dep.settled:
-                frontier = None
-            elif frontier is None:
-                frontier = Frontier(dep.result_id, dep.started)
+                self.frontier = None
+            elif self.frontier is None:
+                self.frontier = Frontier(dep.result_id, dep.started)
             if dep.ran:
                 start_date = local_date(dep.started, rules.tz)
-                oldest = start_date if oldest is None else min(oldest, start_date)
+                self.oldest = start_date if self.oldest is None else min(self.oldest, start_date)
                 fri = friday_of(dep, rules.tz, rules.days, rules.now)
                 if fri is not None and (rules.floor is None or fri >= rules.floor):
-                    best = later(best, FridayDeploy(fri, dep))
-                    floor = fri if floor is None else max(floor, fri)
+                    self.best = later(self.best, FridayDeploy(fri, dep))
+                    self.raise_floor(fri)
             # Everything older ended before this one started: once this started before the floor, stop.
-            if floor is not None and local_date(dep.started, rules.tz) < floor:
-                stop = True
-                break
-        if stop or not page:
+            self._last = local_date(dep.started, rules.tz)
+            if self.floor is not None and self._last < self.floor:
+                self.done = True
+                return False
+        return True
+
+    def result(self) -> EnvScan:
+        return EnvScan(self.best, self.oldest, self.frontier or self.known, self.read)
+
+
+def scan(pages: Iterable[list[Deployment]], rules: Rules, known: Frontier | None) -> EnvScan:
+    """Walk pages newest first; stop at what was already seen, or where older results cannot matter."""
+    scanner = Scanner(rules, known)
+    for page in pages:
+        if not scanner.feed(page):
             break
-    return EnvScan(best, oldest, frontier or known, read)
+    return scanner.result()

@@ -218,3 +218,19 @@ def test_save_is_atomic_and_leaves_no_temp_files(world: World, tmp_path: Path) -
     store.save(path, State("fp"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
     assert path.read_bytes() != first and store.load(path, "fp") == State("fp")
+
+
+def test_cold_start_reads_other_environments_only_back_to_the_friday_found(world: World) -> None:
+    """Breadth first: a Friday found in one environment stops the others there, not at the bottom of history."""
+    deep = [world.sim.add_env(f"Deep {i}", "Production") for i in range(3)]
+    for env in deep:  # 400 daily deployments, never on a Friday: without a shared floor, 4+ pages each
+        for day in range(1, 401):
+            start = at("2026-11-25 10:00") - timedelta(days=day)
+            if start.weekday() != 4:
+                world.sim.deploy(env, start, start + timedelta(minutes=5))
+    s = world.poll(at("2026-11-26 09:00"))
+    assert s.best is not None and s.best.deployment.result_id == world.friday
+    assert world.weeks(at("2026-11-26 09:00")) == 1
+    for env in deep:
+        assert world.sim.requests[f"GET /rest/api/latest/deploy/environment/{env}/results"] == 1
+    assert s.frontiers[deep[0]].result_id == world.sim.envs[deep[0]].results[0].id
