@@ -37,6 +37,14 @@ class Topics:
     def display_showing(self, node_id: str) -> str:
         return f"{self.prefix}/displays/{node_id}/showing"
 
+    def display_brightness(self, node_id: str) -> str:
+        """The brightness a display node uses (retained, written by the node)."""
+        return f"{self.prefix}/displays/{node_id}/brightness"
+
+    def display_brightness_set(self, node_id: str) -> str:
+        """Commands to a display node (Home Assistant's number entity, or mosquitto_pub)."""
+        return f"{self.prefix}/displays/{node_id}/brightness/set"
+
 
 def valid_prefix(prefix: str) -> bool:
     """A prefix must be a plain topic path: no wildcards, no empty levels, no leading/trailing slash."""
