@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("display", parents=[common], help="run a display node")
     d.add_argument("-c", "--config", required=True, metavar="FILE", help="display node YAML config")
     d.add_argument("--driver", help="override display.driver (max7219, terminal, capture, gif, pygame, dummy)")
+    d.add_argument(
+        "--remove-discovery", action="store_true", help="clear this display node's Home Assistant entities and exit"
+    )
 
     m = sub.add_parser("demo", parents=[common], help="the whole system on this machine: broker, publisher, display")
     m.add_argument("--bamboo-url", metavar="URL", help="read a real Bamboo (token from FDC_BAMBOO_TOKEN)")

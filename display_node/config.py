@@ -1,4 +1,5 @@
-"""The display node's config: schema of CONTRACT.md's display keys, plus a night schedule and exit behaviour.
+"""The display node's config: schema of CONTRACT.md's display keys, plus a night schedule, exit behaviour,
+Home Assistant discovery and where a brightness set at runtime is remembered (`state_file`).
 
 `load()` turns a YAML file into a frozen `DisplayConfig`, or raises `ConfigError` listing every problem with
 its key path, so `fdc check-config` and `fdc display` report the same sentences.
@@ -7,6 +8,7 @@ its key path, so `fdc check-config` and `fdc display` report the same sentences.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from datetime import time
@@ -23,6 +25,8 @@ from common.config import (
     duration,
     hostname,
     mqtt_settings,
+    nullable,
+    text,
     topic_prefix,
 )
 from common.config import load as load_file
@@ -111,8 +115,25 @@ SCHEMA = vol.Schema(
         vol.Optional("stale_after", default=1800): duration,
         vol.Optional("mqtt", default={}): MQTT_SCHEMA,
         vol.Optional("display", default={}): DISPLAY_SCHEMA,
+        vol.Optional("state_file"): text,
+        vol.Optional("homeassistant", default={}): nullable(
+            {
+                vol.Optional("enabled", default=True): bool,
+                vol.Optional("discovery_prefix", default="homeassistant"): topic_prefix,
+            }
+        ),
     }
 )
+
+
+def default_state_file(node_id: str, environ: dict[str, str] | None = None) -> Path:
+    """Where the node remembers the brightness Home Assistant set: systemd's StateDirectory= when the unit
+    has one (the shipped unit does: /var/lib/fdc, writable even with ProtectSystem=strict), else
+    ~/.local/state/fdc/. One file per node_id, so several nodes on one machine keep their own."""
+    env = os.environ if environ is None else environ
+    base = env.get("STATE_DIRECTORY", "").split(":")[0]
+    folder = Path(base) if base else Path(os.path.expanduser("~/.local/state/fdc"))
+    return folder / f"display-{node_id}.json"
 
 
 @dataclass(frozen=True)
@@ -159,6 +180,9 @@ class DisplayConfig:
     stale_after: float = 1800.0
     mqtt: MqttSettings = dataclasses.field(default_factory=MqttSettings)
     display: DisplaySettings = dataclasses.field(default_factory=DisplaySettings)
+    state_file: Path | None = None  # None: brightness changes are not remembered (tests); load() always sets one
+    homeassistant: bool = True
+    discovery_prefix: str = "homeassistant"
 
     def with_driver(self, driver: str) -> DisplayConfig:
         """The `--driver` override; an unknown name is a usage error like a bad `display.driver`."""
@@ -177,6 +201,8 @@ def from_dict(data: dict[str, Any]) -> DisplayConfig:
     node_id = data.get("node_id") or hostname()
     d = data["display"]
     night = d.get("night")
+    ha = data.get("homeassistant") or {}
+    state_file = data.get("state_file")
     return DisplayConfig(
         node_id=node_id,
         topic_prefix=data["topic_prefix"],
@@ -197,6 +223,9 @@ def from_dict(data: dict[str, Any]) -> DisplayConfig:
             persist=d["persist"],
             night=Night(night["start"], night["end"], night["brightness"]) if night else None,
         ),
+        state_file=Path(os.path.expanduser(state_file)) if state_file else default_state_file(node_id),
+        homeassistant=bool(ha.get("enabled", True)),
+        discovery_prefix=ha.get("discovery_prefix", "homeassistant"),
     )
 
 

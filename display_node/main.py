@@ -1,22 +1,25 @@
 """`fdc display`: load the config, open the display, run the node until SIGTERM/SIGINT.
 
 Everything a person can fix (config, missing SPI, permissions) ends here as one sentence and exit code 2.
+`--remove-discovery` needs no display at all: it only clears the node's Home Assistant entities.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
 import threading
 from types import FrameType
 
-from common.cli import EXIT_CONFIG, EXIT_OK, REDACT
+from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
 from common.config import ConfigError
+from common.mqtt import MqttError, MqttLink
 from display_node.config import DisplayConfig, load
 from display_node.drivers import HardwareError, open_panel
-from display_node.node import Node
+from display_node.node import Node, discovery_messages
 
 log = logging.getLogger("fdc.display")
 
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         print(e.render(), file=sys.stderr)
         return EXIT_CONFIG
     REDACT.add([config.mqtt.password])
+    if getattr(args, "remove_discovery", False):
+        return remove_discovery(config)
     try:
         panel = open_panel(config.display)
     except HardwareError as e:
@@ -51,4 +56,27 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     node.run(stop)
+    return EXIT_OK
+
+
+def remove_discovery(config: DisplayConfig) -> int:
+    """Publish empty retained discovery configs for this node: Home Assistant deletes its entities, no ghosts.
+
+    A client id of its own, so that a node still running with the same config is not disconnected by it."""
+    messages = discovery_messages(config, remove=True)
+    if not messages:
+        print("fdc display: homeassistant.enabled is false: nothing to remove", file=sys.stderr)
+        return EXIT_OK
+    settings = dataclasses.replace(config.mqtt, client_id=f"{config.mqtt.client_id}-remove-discovery")
+    link = MqttLink(settings)
+    link.start()
+    try:
+        link.wait_connected(timeout=10.0)
+        link.publish_all(messages)
+    except MqttError as e:
+        print(f"fdc display: {e}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    finally:
+        link.stop()
+    print(f"removed {len(messages)} Home Assistant discovery config(s) of display node {config.node_id!r}")
     return EXIT_OK

@@ -1,12 +1,14 @@
-"""The display node's behaviour: MQTT in, frames out, `showing` back.
+"""The display node's behaviour: MQTT in, frames out, `showing` and `brightness` back, Home Assistant discovery.
 
 paho's thread only decodes and stores the latest value; one loop thread renders. So a flood of messages never
 queues renders (the latest value wins), and the LEDs are only written when what is lit actually changes.
+Brightness commands are applied by the same loop, which also publishes the new state and remembers it.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -14,9 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.mqtt import MqttLink
-from common.payloads import OFFLINE, ONLINE, Cleared, PayloadError, decode_status, decode_weeks, encode_showing
+from common.payloads import (
+    OFFLINE,
+    ONLINE,
+    Cleared,
+    PayloadError,
+    decode_status,
+    decode_weeks,
+    encode_json,
+    encode_showing,
+)
 from common.topics import Topics
+from display_node.brightness import decode_brightness, encode_brightness, load_level, save_level
 from display_node.config import DisplayConfig
+from display_node.discovery import RESEND_JITTER, display_discovery
 from display_node.drivers import Panel
 from display_node.render import Layout, draw, layout
 
@@ -59,6 +72,24 @@ class Showing:
     stale: bool
 
 
+def discovery_messages(config: DisplayConfig, remove: bool = False) -> list[tuple[str, bytes]]:
+    """This node's Home Assistant discovery configs (empty payloads with `remove`); none when HA is disabled."""
+    if not config.homeassistant:
+        return []
+    found = display_discovery(Topics(config.topic_prefix), config.node_id, config.discovery_prefix)
+    return [(d.topic, b"" if remove or d.config is None else encode_json(d.config)) for d in found]
+
+
+def effective_level(brightness: int, night_active: bool, night_level: int | None) -> tuple[bool, int]:
+    """(LEDs on, intensity): the night schedule turns the LEDs off or dims them, but never makes them brighter
+    than the level Home Assistant (or display.brightness) set."""
+    if not night_active:
+        return True, brightness
+    if night_level is None:
+        return False, 0
+    return True, min(brightness, night_level)
+
+
 class Node:
     """One display node: subscribe, keep the latest number, render it, report it."""
 
@@ -69,15 +100,21 @@ class Node:
         *,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+        jitter: Callable[[], float] = lambda: random.uniform(0, RESEND_JITTER),
     ) -> None:
         self.config = config
         self.panel = panel
         self.topics = Topics(config.topic_prefix)
         self.clock = clock
         self.now = now
+        self.jitter = jitter
         self.status_topic = self.topics.display_status(config.node_id)
         self.showing_topic = self.topics.display_showing(config.node_id)
+        self.brightness_topic = self.topics.display_brightness(config.node_id)
+        self.brightness_set_topic = self.topics.display_brightness_set(config.node_id)
+        self.ha_status_topic = f"{config.discovery_prefix}/status" if config.homeassistant else None
         self.bad_payloads = RateLimitedLog(log)
+        self.bad_commands = RateLimitedLog(log)
         self.received = 0  # messages seen on `<prefix>/weeks`, good or bad
         self.showing: Showing | None = None
         self._lock = threading.Lock()
@@ -85,7 +122,12 @@ class Node:
         self._value: int | None = None
         self._connected = False
         self._offline_since: float | None = None
-        self._brightness = config.display.brightness
+        remembered = load_level(config.state_file) if config.state_file is not None else None
+        if remembered is not None:
+            log.info("brightness %d, as last set at runtime (remembered in %s)", remembered, config.state_file)
+        self._brightness = config.display.brightness if remembered is None else remembered
+        self._brightness_changed = False  # a new level to publish and remember
+        self._timers: list[threading.Timer] = []
         self._republish = False
         self._frame: bytes | None = None
         self._applied: tuple[bool, int] | None = None  # (power, brightness) last sent to the panel
@@ -96,7 +138,12 @@ class Node:
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
             on_message=self._on_message,
-            subscriptions=[self.topics.weeks, self.topics.status],
+            subscriptions=[
+                self.topics.weeks,
+                self.topics.status,
+                self.brightness_set_topic,
+                *([self.ha_status_topic] if self.ha_status_topic else []),
+            ],
         )
 
     @property
@@ -105,24 +152,49 @@ class Node:
         with self._lock:
             return self._value
 
+    @property
+    def brightness(self) -> int:
+        """The level set at runtime (or configured); the night schedule may dim below it for a while."""
+        with self._lock:
+            return self._brightness
+
     # --- inputs (any thread) -------------------------------------------------------------------------------
     def set_brightness(self, level: int) -> None:
-        """Daytime brightness 0..15 at runtime (config sets the start value; the night schedule still wins)."""
-        if not 0 <= level <= 15:
-            raise ValueError(f"brightness {level} is outside 0..15")
+        """Brightness 0..15 at runtime: applied, published and remembered by the loop (the night schedule can
+        still turn the LEDs off or dim them further while it is active)."""
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 15:
+            raise ValueError(f"brightness {level!r} is outside 0..15")
         with self._lock:
             self._brightness = level
+            self._brightness_changed = True
         self._wake.set()
 
     def wake(self) -> None:
         self._wake.set()
 
-    def _on_connect(self) -> None:
+    def _announce(self) -> None:
+        """Discovery first (so Home Assistant has the entities), then `online`; the loop follows with `showing`
+        and `brightness`."""
+        for topic, payload in discovery_messages(self.config):
+            self.link.publish(topic, payload)
         self.link.publish(self.status_topic, ONLINE)
         with self._lock:
-            self._connected = True
             self._republish = True
         self._wake.set()
+
+    def _on_connect(self) -> None:
+        with self._lock:
+            self._connected = True
+        self._announce()
+
+    def _reannounce_later(self) -> None:
+        """Home Assistant came (back) online: announce again after a random 0-5 s, so that many nodes do not
+        all answer in the same instant."""
+        timer = threading.Timer(self.jitter(), self._announce)
+        timer.daemon = True
+        with self._lock:
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
 
     def _on_disconnect(self) -> None:
         with self._lock:
@@ -143,6 +215,21 @@ class Node:
                 return
             with self._lock:
                 self._value = None if isinstance(value, Cleared) else value
+        elif topic == self.brightness_set_topic:
+            try:
+                level = decode_brightness(payload)
+            except PayloadError as e:
+                self.bad_commands.warning(
+                    "ignored a bad brightness on %s: %s; keeping brightness %d", topic, e, self.brightness
+                )
+                return
+            log.info("brightness %d requested on %s", level, topic)
+            self.set_brightness(level)
+            return
+        elif topic == self.ha_status_topic:
+            if decode_status(payload):
+                self._reannounce_later()
+            return
         elif topic == self.topics.status:
             online = decode_status(payload)
             with self._lock:
@@ -159,15 +246,13 @@ class Node:
         t = self.clock()
         with self._lock:
             value, connected, since = self._value, self._connected, self._offline_since
-            brightness, republish = self._brightness, self._republish
-            self._republish = False
+            brightness, republish, changed = self._brightness, self._republish, self._brightness_changed
+            self._republish = self._brightness_changed = False
         stale_at = None if since is None else since + self.config.stale_after
         stale = not connected or (stale_at is not None and t >= stale_at)
         night = self.config.display.night
-        if night is not None and night.active(self.now().time()):
-            on, level = night.brightness is not None, night.brightness or 0
-        else:
-            on, level = True, brightness
+        night_active = night is not None and night.active(self.now().time())
+        on, level = effective_level(brightness, night_active, night.brightness if night is not None else None)
         if self._applied != (on, level):
             if on:
                 self.panel.set_brightness(level)
@@ -199,6 +284,10 @@ class Node:
             self.showing = showing
             at = self.now().isoformat(timespec="seconds")
             self.link.publish(self.showing_topic, encode_showing(showing.text, value, stale, at))
+        if changed or republish:
+            self.link.publish(self.brightness_topic, encode_brightness(brightness))
+        if changed:
+            self._remember(brightness)
 
         waits = [IDLE]
         if stale:
@@ -206,6 +295,21 @@ class Node:
         elif stale_at is not None:
             waits.append(stale_at - t)
         return max(0.01, min(waits))
+
+    def _remember(self, level: int) -> None:
+        path = self.config.state_file
+        if path is None:
+            return
+        try:
+            save_level(path, level)
+        except OSError as e:
+            log.error(
+                "cannot remember brightness %d in %s (%s): it applies until the node restarts; check state_file "
+                "and its folder's permissions",
+                level,
+                path,
+                e.strerror or e,
+            )
 
     def run(self, stop: threading.Event) -> None:
         """Connect (retrying in the background) and keep the display current until `stop` is set."""
@@ -229,6 +333,10 @@ class Node:
 
     def shutdown(self) -> None:
         """Clean disconnect (`offline`, no last will); the number stays lit if `display.persist`."""
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
         persist = self.config.display.persist
         final = [(self.status_topic, OFFLINE)]
         if not persist and self.showing is not None:
