@@ -227,7 +227,8 @@ class Node:
             self.set_brightness(level)
             return
         elif topic == self.ha_status_topic:
-            if decode_status(payload):
+            # a retained `online` is old news replayed on subscribing: this connect has just announced anyway
+            if decode_status(payload) and not retain:
                 self._reannounce_later()
             return
         elif topic == self.topics.status:
