@@ -183,9 +183,13 @@ class Node:
         self._wake.set()
 
     def _on_connect(self) -> None:
+        # The loop publishes only once `_connected` is set, i.e. after the discovery configs and `online`: paho
+        # already counts as connected before this hook runs, and a `showing` must not overtake them.
+        self._announce()
         with self._lock:
             self._connected = True
-        self._announce()
+            self._republish = True
+        self._wake.set()
 
     def _reannounce_later(self) -> None:
         """Home Assistant came (back) online: announce again after a random 0-5 s, so that many nodes do not
@@ -271,7 +275,7 @@ class Node:
             self._frame = data
 
         showing = Showing(lay.text if on else "", value, stale)
-        if showing != self.showing or republish:
+        if showing != self.showing or (republish and connected):
             before = self.showing
             if before is None or showing.text != before.text:
                 log.info("showing %r%s", showing.text, " (stale)" if stale else "")
@@ -283,9 +287,10 @@ class Node:
                 else:
                     log.warning("stale mark on: the publisher has been offline for over %g s", self.config.stale_after)
             self.showing = showing
-            at = self.now().isoformat(timespec="seconds")
-            self.link.publish(self.showing_topic, encode_showing(showing.text, value, stale, at))
-        if changed or republish:
+            if connected:  # else the next connect publishes it
+                at = self.now().isoformat(timespec="seconds")
+                self.link.publish(self.showing_topic, encode_showing(showing.text, value, stale, at))
+        if connected and (changed or republish):
             self.link.publish(self.brightness_topic, encode_brightness(brightness))
         if changed:
             self._remember(brightness)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from common.payloads import PayloadError
 from common.topics import Topics
 from display_node.brightness import decode_brightness, load_level, save_level
 from display_node.config import SCHEMA as DISPLAY_SCHEMA
-from display_node.config import DisplayConfig, DisplaySettings, default_state_file, from_dict
+from display_node.config import DisplayConfig, DisplaySettings, Night, default_state_file, from_dict
 from display_node.discovery import display_discovery
 from display_node.drivers import Panel, open_panel
 from display_node.node import Node, effective_level
@@ -283,6 +284,31 @@ def test_an_unwritable_state_file_is_one_sentence_and_the_level_still_applies(
             rec.wait_for(BRIGHTNESS, lambda p: p == b"2")
             wait_until(lambda: intensities(serial) == {2}, 5, "intensity 2")
         assert "cannot remember brightness 2 in" in caplog.text and "check state_file" in caplog.text
+    finally:
+        rec.close()
+
+
+def test_brightness_set_at_night_is_dimmed_by_the_schedule_and_comes_back_in_the_morning(broker: Broker) -> None:
+    clock = {"now": datetime(2026, 11, 26, 23, 0).astimezone()}
+    serial = RecordingSerial()
+    night = Night(time(22, 0), time(7, 0), 4)
+    cfg = node_config(
+        broker, None, display=dataclasses.replace(DisplaySettings(driver="dummy"), brightness=10, night=night)
+    )
+    rec = Recorder(broker, BRIGHTNESS)
+    try:
+        with running(Node(cfg, recording_panel(serial), now=lambda: clock["now"])):
+            assert rec.wait_for(BRIGHTNESS) == b"10"  # the level that was set, not the dimmed one
+            wait_until(lambda: intensities(serial) == {4}, 5, "the night level 4")
+            publish(broker, BRIGHTNESS_SET, b"2", retain=False)
+            rec.wait_for(BRIGHTNESS, lambda p: p == b"2")
+            wait_until(lambda: intensities(serial) == {2}, 5, "2: dimmer than the night level")
+            publish(broker, BRIGHTNESS_SET, b"12", retain=False)
+            rec.wait_for(BRIGHTNESS, lambda p: p == b"12")
+            wait_until(lambda: intensities(serial) == {4}, 5, "the night never brightens beyond its level")
+            clock["now"] = datetime(2026, 11, 27, 7, 30).astimezone()
+            publish(broker, BRIGHTNESS_SET, b"12", retain=False)  # any message wakes the loop; the clock did move
+            wait_until(lambda: intensities(serial) == {12}, 5, "12 in the morning")
     finally:
         rec.close()
 
