@@ -297,7 +297,7 @@ def test_brightness_set_at_night_is_dimmed_by_the_schedule_and_comes_back_in_the
     )
     rec = Recorder(broker, BRIGHTNESS)
     try:
-        with running(Node(cfg, recording_panel(serial), now=lambda: clock["now"])):
+        with running(Node(cfg, recording_panel(serial), now=lambda: clock["now"])) as node:
             assert rec.wait_for(BRIGHTNESS) == b"10"  # the level that was set, not the dimmed one
             wait_until(lambda: intensities(serial) == {4}, 5, "the night level 4")
             publish(broker, BRIGHTNESS_SET, b"2", retain=False)
@@ -307,7 +307,7 @@ def test_brightness_set_at_night_is_dimmed_by_the_schedule_and_comes_back_in_the
             rec.wait_for(BRIGHTNESS, lambda p: p == b"12")
             wait_until(lambda: intensities(serial) == {4}, 5, "the night never brightens beyond its level")
             clock["now"] = datetime(2026, 11, 27, 7, 30).astimezone()
-            publish(broker, BRIGHTNESS_SET, b"12", retain=False)  # any message wakes the loop; the clock did move
+            node.wake()
             wait_until(lambda: intensities(serial) == {12}, 5, "12 in the morning")
     finally:
         rec.close()
