@@ -125,7 +125,8 @@ def make_link(pub: Publisher) -> MqttLink:
     holder: list[MqttLink] = []
 
     def on_message(topic: str, payload: bytes, retain: bool) -> None:
-        if topic == pub.ha_status_topic and decode_status(payload):
+        # A retained `online` is replayed news from an earlier HA start, not a restart: connect already announced.
+        if topic == pub.ha_status_topic and not retain and decode_status(payload):
             timer = threading.Timer(random.uniform(0, HA_RESEND_JITTER), publish, (holder[0], pub, True))
             timer.daemon = True
             timer.start()
