@@ -8,11 +8,12 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import replace
 from types import FrameType
 
 from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
 from common.config import ConfigError
-from common.mqtt import MqttError
+from common.mqtt import MqttError, MqttLink
 from publisher import config
 from publisher.bamboo import BambooAuth, BambooClient
 from publisher.filesource import FileSource
@@ -63,7 +64,7 @@ def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json
         else:
             print(sentence(pub.count, cfg.days, pub.tz, pub.error))
         return EXIT_OK if ok else EXIT_UNREACHABLE
-    link = make_link(pub)
+    link = make_link(pub, announce=False)  # published below, once, and waited for
     link.start()
     try:
         link.wait_connected(timeout=max(10.0, cfg.timeout))
@@ -81,12 +82,16 @@ def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json
 
 
 def _remove_discovery(pub: Publisher) -> int:
-    """Publish empty retained discovery configs: Home Assistant deletes the entities, no ghosts stay."""
+    """Publish empty retained discovery configs: Home Assistant deletes the entities, no ghosts stay.
+
+    A plain link of its own (no will, no connect hook, another client id): nothing it sends can overtake the
+    removals, and a publisher service still running is not knocked off the broker.
+    """
     messages = pub.discovery(remove=True)
     if not messages:
         print("fdc publisher: homeassistant.enabled is false: nothing to remove", file=sys.stderr)
         return EXIT_OK
-    link = make_link(pub)
+    link = MqttLink(replace(pub.cfg.mqtt, client_id=f"{pub.cfg.mqtt.client_id}-remove"))
     link.start()
     try:
         link.wait_connected(timeout=10.0)

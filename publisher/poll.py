@@ -88,7 +88,10 @@ def poll(
                 f"a deployment project matching bamboo.projects {list(projects)}: check those regexes"
             )
         log.info("watching %d production environment(s): %s", len(envs), _names(envs.values()))
-    latest = client.latest(sorted(envs))
+    if not state.environments:  # the first poll reads every environment anyway: skip the round trip that says which
+        latest: dict[int, int | None] = {i: -1 for i in sorted(envs)}
+    else:
+        latest = client.latest(sorted(envs))
     changed = [
         envs[i]
         for i, newest in latest.items()

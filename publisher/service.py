@@ -119,7 +119,7 @@ def publish(link: MqttLink, pub: Publisher, with_discovery: bool = False) -> Non
         link.publish(topic, payload)
 
 
-def make_link(pub: Publisher) -> MqttLink:
+def make_link(pub: Publisher, announce: bool = True) -> MqttLink:
     """The publisher's MQTT link: last will `offline`; on every connect discovery + states; on HA's birth
     message (`online` on `<discovery_prefix>/status`) the same again after a random 0-5 s."""
     holder: list[MqttLink] = []
@@ -134,7 +134,7 @@ def make_link(pub: Publisher) -> MqttLink:
     link = MqttLink(
         pub.cfg.mqtt,
         will=(pub.topics.status, OFFLINE),
-        on_connect=lambda: publish(holder[0], pub, with_discovery=True),
+        on_connect=(lambda: publish(holder[0], pub, with_discovery=True)) if announce else None,
         on_message=on_message,
         subscriptions=[t for t in [pub.ha_status_topic] if t],
     )

@@ -103,6 +103,11 @@ def test_publisher_announces_reannounces_and_removes(tmp_path: Path, bamboo: Bam
     r = fdc("publisher", "-c", str(cfg), "--remove-discovery")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "removed 3 Home Assistant discovery config(s)"
+    status = Recorder(broker, f"{PREFIX}/status")
+    try:  # the removal did not pose as the publisher: the service's clean stop left `offline`
+        assert status.wait_for(f"{PREFIX}/status") == b"offline"
+    finally:
+        status.close()
     after = Recorder(broker, "homeassistant/#")
     try:
         # retained configs are gone: a new subscriber gets nothing but what a sentinel proves arrived after
