@@ -29,6 +29,10 @@ demo: $(STAMP)
 pictures: $(STAMP)
 	$(BIN)/python scripts/make_pictures.py
 
+## make bench: every benchmark at full size, a few minutes; writes BENCHMARKS.md (python -m benchmarks --help)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
