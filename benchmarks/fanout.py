@@ -13,6 +13,7 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import socket
 import subprocess
 import tempfile
 import threading
@@ -38,8 +39,9 @@ class FanoutSizes:
     in_process: tuple[int, ...] = (10, 100, 500)
     subprocesses: int = 10
     rounds: int = 20
-    nagle_row: int = 100  # also measured on a broker without set_tcp_nodelay, and split over processes (0: skip)
-    split: int = 25  # nodes per process for that extra row (0: skip)
+    nagle_rows: tuple[int, ...] = (10, 100)  # node counts also measured on a broker without set_tcp_nodelay
+    split: int = 25  # the goal's node count is also measured this many nodes to a process (0: skip)
+    showing_rounds: int = 20  # one node, publish → `showing`, with and without TCP_NODELAY on its socket (0: skip)
 
 
 def _values(rounds: int) -> list[int]:
@@ -161,6 +163,43 @@ def measure(broker: Broker, kind: str, n: int, rounds: int, per_process: int = P
         fleet.close()
 
 
+def showing_latency(broker: Broker, rounds: int, node_nodelay: bool) -> tuple[list[float], int]:
+    """One node in this process, timed at its `showing` report; optionally with TCP_NODELAY on its socket."""
+    got: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def on_showing(payload: bytes, t: float) -> None:
+        value = json.loads(payload).get("value")
+        if isinstance(value, int):
+            with lock:
+                got.setdefault(value, t)
+
+    swarm = NodeSwarm(broker, 1, prefix=f"showing-{int(node_nodelay)}")
+    if node_nodelay:
+        swarm.nodes[0].link.client.on_socket_open = lambda c, u, sock: sock.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+        )
+    watcher = Client(broker, f"friday-deploy/displays/showing-{int(node_nodelay)}-0/showing", on_showing)
+    pub = Client(broker)
+    try:
+        watcher.wait_ready()
+        pub.wait_ready()
+        pub.publish(WEEKS, b"0").wait_for_publish(10)
+        swarm.start()
+        wait_until(lambda: 0 in got, 30, "the node to report showing 0")
+
+        def arrived(v: int, t0: float) -> list[float | None]:
+            with lock:
+                t = got.get(v)
+            return [t if t is not None and t >= t0 else None]
+
+        return _rounds(pub, rounds, arrived)
+    finally:
+        pub.close()
+        watcher.close()
+        swarm.stop()
+
+
 def subprocess_nodes(broker: Broker, n: int, rounds: int, workdir: Path) -> tuple[list[float], int]:
     """n `fdc display` processes; timed at their `showing` report."""
     showing: dict[str, dict[int, float]] = {f"sub-{i}": {} for i in range(n)}
@@ -229,15 +268,20 @@ def run(sizes: FanoutSizes = FanoutSizes()) -> Report:
             broker = Broker(Path(tmp) / f"broker-{nodelay}", extra_config=NODELAY if nodelay else "")
             broker.start()
             try:
-                for n in sizes.in_process if nodelay else [m for m in sizes.in_process if m == sizes.nagle_row]:
+                for n in sizes.in_process if nodelay else [m for m in sizes.in_process if m in sizes.nagle_rows]:
                     base, base_missed = measure(broker, "bare", n, sizes.rounds)
                     lat, missed = measure(broker, "nodes", n, sizes.rounds)
                     cases.append({"kind": "in-process", "n": n, "nodelay": nodelay, "lat": lat, "missed": missed,
                                   "base": base, "base_missed": base_missed, "per": min(n, PER_PROCESS)})  # fmt: skip
-                    if nodelay and n == sizes.nagle_row and sizes.split:
+                    if nodelay and n == GOAL_NODES and sizes.split:
                         lat, missed = measure(broker, "nodes", n, sizes.rounds, per_process=sizes.split)
                         cases.append({"kind": "in-process", "n": n, "nodelay": nodelay, "lat": lat, "missed": missed,
                                       "base": base, "base_missed": base_missed, "per": sizes.split})  # fmt: skip
+                if sizes.showing_rounds and nodelay:
+                    lat, missed = showing_latency(broker, sizes.showing_rounds, False)
+                    base, base_missed = showing_latency(broker, sizes.showing_rounds, True)
+                    cases.append({"kind": "showing", "n": 1, "nodelay": nodelay, "lat": lat, "missed": missed,
+                                  "base": base, "base_missed": base_missed})  # fmt: skip
                 if sizes.subprocesses and nodelay:
                     n = sizes.subprocesses
                     base, base_missed = measure(broker, "bare", n, sizes.rounds)
@@ -255,6 +299,11 @@ def run(sizes: FanoutSizes = FanoutSizes()) -> Report:
         if c["kind"] == "in-process":
             procs = -(-int(c["n"]) // int(c["per"]))  # type: ignore[call-overload]
             label = f"{c['n']} nodes in {procs} process{'es' if procs > 1 else ''}"
+        elif c["kind"] == "showing":
+            label = (
+                "1 node, publish → its `showing` report (baseline: the same node with TCP_NODELAY on its own socket, "
+                "which common/mqtt.py does not set)"
+            )
         else:
             label = f"{c['n']} `fdc display` subprocesses (at `showing`)"
         if not c["nodelay"]:
@@ -275,5 +324,42 @@ def run(sizes: FanoutSizes = FanoutSizes()) -> Report:
                 f"p99 {ms(p99)} ({ratio(p99, float(c['b99']))} the bare subscribers' {ms(float(c['b99']))}), "  # type: ignore[arg-type]
                 f"{c['missed']} frames missed",
             )
+        )
+
+    def find(**kw: object) -> dict[str, Any] | None:
+        return next((c for c in cases if all(c.get(k) == v for k, v in kw.items())), None)
+
+    pairs = []
+    for n in sizes.nagle_rows:
+        on, off = find(kind="in-process", n=n, nodelay=True, per=min(n, PER_PROCESS)), find(n=n, nodelay=False)
+        if on and off:
+            pairs.append(f"{n} nodes: p50 {ms(on['p50'])} with it, {ms(off['p50'])} without")
+    if pairs:
+        rep.notes.append(
+            "Broker `set_tcp_nodelay` (" + "; ".join(pairs) + "). Without it Nagle's algorithm holds a new `weeks` for "
+            "a node that has just published its `showing` report until that node's delayed ACK arrives. Found by "
+            "this bench; mosquitto/mosquitto.conf now sets it. With 100 nodes in one process the CPU bound below "
+            "hides the difference."
+        )
+    one, split = find(kind="in-process", n=GOAL_NODES, per=GOAL_NODES), find(kind="in-process", n=GOAL_NODES,
+                                                                             per=sizes.split)  # fmt: skip
+    if one and split and not (one["p99"] < GOAL_P99):
+        rep.notes.append(
+            f"What bounds {GOAL_NODES} nodes in one process (p99 {ms(one['p99'])}): one Python interpreter on this "
+            f"2-core machine, shared with mosquitto and the publishing client. Each node's update — decode, render, "
+            "the `showing` publish and its PUBACK — runs under one GIL, so the last of the frames waits for the work "
+            f"of all the others; {GOAL_NODES} bare subscribers in one process already need p99 {ms(one['b99'])} just "
+            f"to receive. The same {GOAL_NODES} nodes {sizes.split} to a process reach p99 {ms(split['p99'])}. On the "
+            "wall every node is its own process on its own Pi."
+        )
+    sh = find(kind="showing")
+    if sh:
+        rep.notes.append(
+            f"A node's `showing` report trails its frame: publish → `showing` p50 {ms(sh['p50'])} as shipped, "
+            f"{ms(sh['b50'])} once TCP_NODELAY is set on the node's own MQTT socket. paho never sets it and "
+            "common/mqtt.py does not either, so the report waits for the broker's delayed ACK. Harmless to people "
+            "(it is a status report), but it is why the subprocess row, timed at `showing`, reads about 45 ms while "
+            "their frames are drawn within a few ms, as the in-process rows show. Suggested fix in MqttLink: "
+            "`client.on_socket_open = lambda c, u, sock: sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)`."
         )
     return rep

@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
+import pickle
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,13 +38,13 @@ PRESETS = {
     "full": Sizes(poll_cost.PollSizes(), fanout.FanoutSizes(), footprint.FootprintSizes(), flood.FloodSizes()),
     "small": Sizes(
         poll_cost.PollSizes(envs=(1, 50), results=(25, 500)),
-        fanout.FanoutSizes(in_process=(10, 100), subprocesses=3, rounds=10),
+        fanout.FanoutSizes(in_process=(10, 100), subprocesses=3, rounds=10, showing_rounds=5),
         footprint.FootprintSizes(idle_seconds=10, settle_seconds=2, frames=300),
         flood.FloodSizes(seconds=3),
     ),
     "tiny": Sizes(
         poll_cost.PollSizes(envs=(1, 3), results=(25, 60), latency=0.002),
-        fanout.FanoutSizes(in_process=(3,), subprocesses=2, rounds=3, nagle_row=0, split=0),
+        fanout.FanoutSizes(in_process=(3,), subprocesses=2, rounds=3, nagle_rows=(), split=0, showing_rounds=3),
         footprint.FootprintSizes(idle_seconds=2, settle_seconds=0.5, blocks=(1, 8), frames=20),
         flood.FloodSizes(rate=2000, seconds=1),
     ),
@@ -82,8 +86,18 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
     return Sizes(poll, fan, foot, fl)
 
 
-def document(reports: list[Report], sizes: Sizes, size_name: str, seconds: float, command: str) -> str:
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def document(
+    reports: list[Report], sizes: Sizes, size_name: str, seconds: float, command: str, load_before: str
+) -> str:
     m = machine()
+    m["load average (1, 5, 15 min) before / after"] = f"{load_before} / {loadavg()}"
     out = [
         "# Benchmarks",
         "",
@@ -115,6 +129,21 @@ def document(reports: list[Report], sizes: Sizes, size_name: str, seconds: float
     return "\n".join(out).rstrip() + "\n"
 
 
+def _in_fresh_process(name: str, argv: list[str]) -> Report:
+    """One bench in its own interpreter, so no bench's memory or threads leak into the next one's figures."""
+    rest = [a for i, a in enumerate(argv) if a != "--only" and (i == 0 or argv[i - 1] != "--only")]
+    rest = [a for a in rest if not a.startswith("--only=")]
+    with tempfile.TemporaryDirectory(prefix="fdc-bench-") as tmp:
+        out = Path(tmp) / "report.pickle"
+        cmd = [sys.executable, "-m", "benchmarks", *rest, "--only", name, "--worker", str(out)]
+        done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"bench {name} failed (exit {done.returncode})")
+        with open(out, "rb") as f:
+            report: Report = pickle.load(f)
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0] if __doc__ else "")
     p.add_argument("--size", choices=sorted(PRESETS), default="full")
@@ -129,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle", type=float, help="footprint: seconds of idle sampling")
     p.add_argument("--flood-seconds", type=float)
     p.add_argument("--flood-rate", type=int, help="flood: messages per second")
+    p.add_argument("--worker", metavar="PICKLE", help=argparse.SUPPRESS)  # run --only in this process, pickle it
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     sizes = sizes_from(args)
@@ -136,15 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         p.error(f"unknown bench {', '.join(unknown)}: pick from {', '.join(BENCHES)}")
+    if args.worker:
+        with open(args.worker, "wb") as f:
+            pickle.dump(BENCHES[names[0]](sizes), f)
+        return 0
     t0 = time.monotonic()
+    load_before = loadavg()
     reports: list[Report] = []
     for name in names:
         t = time.monotonic()
         print(f"bench {name} ...", file=sys.stderr, flush=True)
-        reports.append(BENCHES[name](sizes))
+        reports.append(_in_fresh_process(name, argv))
         print(f"bench {name}: {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
-    command = "python -m benchmarks" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    text = document(reports, sizes, args.size, time.monotonic() - t0, command.strip())
+    command = "python -m benchmarks" + (" " + " ".join(argv)).rstrip()
+    text = document(reports, sizes, args.size, time.monotonic() - t0, command.strip(), load_before)
     args.out.write_text(text, encoding="utf-8")
     for r in reports:
         for g in r.goals:
