@@ -1,6 +1,6 @@
 """Flood: `rate` messages per second into one display node for `seconds` s.
 
-The node runs in this process (dummy driver, every frame recorded); the flood comes from a separate process
+The node runs in this process (dummy driver, every frame counted); the flood comes from a separate process
 (paho, QoS 0, paced every 10 ms), through a mosquitto that queues without limit. Values cycle 0..99, so every
 message would be a new frame on the 2-block panel if the node drew each one. The last message is a retained
 QoS 1 `42`: the value that must be on the panel at the end. Memory is this process's RSS, sampled every 0.5 s;
