@@ -352,6 +352,12 @@ def run(sizes: FanoutSizes = FanoutSizes()) -> Report:
             f"to receive. The same {GOAL_NODES} nodes {sizes.split} to a process reach p99 {ms(split['p99'])}. On the "
             "wall every node is its own process on its own Pi."
         )
+    if any(c["kind"] == "in-process" and c["n"] > PER_PROCESS for c in cases):
+        rep.notes.append(
+            f"Nodes run at most {PER_PROCESS} to a process: paho's network loop uses select(), which cannot watch a "
+            "file descriptor above 1023, and each client holds three (its socket and a wake-up socket pair), so "
+            "in one process the 340th node and later never connect. Irrelevant on the wall (one node per Pi)."
+        )
     sh = find(kind="showing")
     if sh:
         rep.notes.append(
