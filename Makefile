@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo pictures lint clean
+.PHONY: venv test demo bench pictures lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

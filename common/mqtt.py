@@ -8,6 +8,7 @@ the fresh values that `on_connect` re-asserts, letting an old retained value win
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -50,6 +51,7 @@ class MqttLink:
         self.connected = threading.Event()
         self.error: str | None = None
         self._refused = False
+        self._stopping = False  # a disconnect we asked for is not "lost the broker"
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -68,6 +70,7 @@ class MqttLink:
         if will is not None:
             client.will_set(will[0], will[1], qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_socket_open = self._handle_socket_open
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_connect_fail = self._handle_connect_fail
@@ -75,6 +78,11 @@ class MqttLink:
         self.client = client
 
     # --- paho callbacks (run on paho's network thread) -----------------------------------------------------
+    def _handle_socket_open(self, client: mqtt.Client, userdata: object, sock: object) -> None:
+        """No Nagle delay: a small publish right after another would otherwise wait for the broker's ACK."""
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _handle_connect(
         self, client: mqtt.Client, userdata: object, flags: object, rc: ReasonCode, props: Properties | None
     ) -> None:
@@ -100,13 +108,14 @@ class MqttLink:
     ) -> None:
         was = self.connected.is_set()
         self.connected.clear()
-        if was:
+        if was and not self._stopping:
             log.warning("lost the MQTT broker at %s (%s); reconnecting", self.settings.where, rc)
             if self._on_disconnect_hook is not None:
                 self._on_disconnect_hook()
 
     def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
-        if not self._refused:
+        """Once per outage (the first, more precise sentence from start() is kept); retries stay quiet."""
+        if not self._refused and self.error is None:
             self.error = (
                 f"cannot reach the MQTT broker at {self.settings.where}: check mqtt.host and mqtt.port "
                 "and that the broker is running"
@@ -191,6 +200,7 @@ class MqttLink:
 
     def stop(self, final: Iterable[tuple[str, bytes]] = (), timeout: float = 5.0) -> None:
         """Publish `final` (e.g. `offline`) if connected, then disconnect cleanly: no last will is sent."""
+        self._stopping = True
         try:
             if self.client.is_connected():
                 try:

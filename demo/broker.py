@@ -73,7 +73,7 @@ def project_config(workdir: Path, port: int, nodes: tuple[str, ...]) -> Path:
         shutil.copy(PROJECT_MOSQUITTO / "acl", conf_dir / "acl")
     else:  # installed from a wheel: the same rules, written out
         text = (f"allow_anonymous false\npassword_file {conf_dir}/passwd\nacl_file {conf_dir}/acl\n"
-                f"persistence false\nlog_dest stderr\nlistener {port} 127.0.0.1\n")  # fmt: skip
+                f"persistence false\nlog_dest stderr\nset_tcp_nodelay true\nlistener {port} 127.0.0.1\n")  # fmt: skip
         (conf_dir / "acl").write_text(
             "pattern read friday-deploy/#\npattern read homeassistant/status\n"
             "pattern readwrite friday-deploy/displays/%u/#\npattern write homeassistant/+/%u/#\n"
