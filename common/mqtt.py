@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -211,3 +212,15 @@ class MqttLink:
         finally:
             self.client.loop_stop()
             self.connected.clear()
+
+
+def publish_and_leave(settings: MqttSettings, messages: list[tuple[str, bytes]], purpose: str) -> None:
+    """Publish retained messages on a plain link of its own and leave: no will, no connect hook that could
+    overtake them, and a client id of its own so a service running with the same config is not knocked off."""
+    link = MqttLink(replace(settings, client_id=f"{settings.client_id}-{purpose}"))
+    link.start()
+    try:
+        link.wait_connected(timeout=10.0)
+        link.publish_all(messages)
+    finally:
+        link.stop()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from common.files import write_atomically
 from common.payloads import PayloadError
 
 log = logging.getLogger("fdc.display")
@@ -63,25 +62,4 @@ def load_level(path: Path) -> int | None:
 
 def save_level(path: Path, level: int) -> None:
     """Write `{"brightness": level}` atomically; raises OSError (the caller logs it as a sentence)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"brightness": level}, f)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return  # the rename happened; only its durability across a power cut is not forced
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, (json.dumps({"brightness": level}) + "\n").encode("utf-8"))

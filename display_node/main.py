@@ -7,7 +7,6 @@ Everything a person can fix (config, missing SPI, permissions) ends here as one 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import sys
@@ -16,7 +15,7 @@ from types import FrameType
 
 from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
 from common.config import ConfigError
-from common.mqtt import MqttError, MqttLink
+from common.mqtt import MqttError, publish_and_leave
 from display_node.config import DisplayConfig, load
 from display_node.drivers import HardwareError, open_panel
 from display_node.node import Node, discovery_messages
@@ -67,16 +66,10 @@ def remove_discovery(config: DisplayConfig) -> int:
     if not messages:
         print("fdc display: homeassistant.enabled is false: nothing to remove", file=sys.stderr)
         return EXIT_OK
-    settings = dataclasses.replace(config.mqtt, client_id=f"{config.mqtt.client_id}-remove-discovery")
-    link = MqttLink(settings)
-    link.start()
     try:
-        link.wait_connected(timeout=10.0)
-        link.publish_all(messages)
+        publish_and_leave(config.mqtt, messages, "remove-discovery")
     except MqttError as e:
         print(f"fdc display: {e}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    finally:
-        link.stop()
     print(f"removed {len(messages)} Home Assistant discovery config(s) of display node {config.node_id!r}")
     return EXIT_OK

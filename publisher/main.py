@@ -8,12 +8,11 @@ import logging
 import signal
 import sys
 import threading
-from dataclasses import replace
 from types import FrameType
 
 from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
 from common.config import ConfigError
-from common.mqtt import MqttError, MqttLink
+from common.mqtt import MqttError, publish_and_leave
 from publisher import config
 from publisher.bamboo import BambooAuth, BambooClient
 from publisher.filesource import FileSource
@@ -84,23 +83,17 @@ def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json
 def _remove_discovery(pub: Publisher) -> int:
     """Publish empty retained discovery configs: Home Assistant deletes the entities, no ghosts stay.
 
-    A plain link of its own (no will, no connect hook, another client id): nothing it sends can overtake the
-    removals, and a publisher service still running is not knocked off the broker.
+    Not through the service's link: its connect hook would re-announce over the removals.
     """
     messages = pub.discovery(remove=True)
     if not messages:
         print("fdc publisher: homeassistant.enabled is false: nothing to remove", file=sys.stderr)
         return EXIT_OK
-    link = MqttLink(replace(pub.cfg.mqtt, client_id=f"{pub.cfg.mqtt.client_id}-remove"))
-    link.start()
     try:
-        link.wait_connected(timeout=10.0)
-        link.publish_all(messages)
+        publish_and_leave(pub.cfg.mqtt, messages, "remove-discovery")
     except MqttError as e:
         print(f"fdc publisher: {e}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    finally:
-        link.stop()
     print(f"removed {len(messages)} Home Assistant discovery config(s)")
     return EXIT_OK
 
