@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.nodes import WEEKS, Client, NodeSwarm, display_command, write_display_config
-from benchmarks.util import Goal, Report, ms, percentile, ratio
+from benchmarks.util import Goal, Report, ms, percentile, ratio, stop_all
 from display_node.render import render
 from tests.broker import Broker, wait_until
 
@@ -239,14 +239,7 @@ def subprocess_nodes(broker: Broker, n: int, rounds: int, workdir: Path) -> tupl
     finally:
         pub.close()
         watcher.close()
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        stop_all(procs)
 
 
 def run(sizes: FanoutSizes = FanoutSizes()) -> Report:

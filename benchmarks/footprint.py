@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.nodes import WEEKS, Client, display_command, write_display_config
-from benchmarks.util import Goal, Report, cpu_seconds, ms, percentile, ratio, rss_bytes
+from benchmarks.util import Goal, Report, cpu_seconds, ms, percentile, ratio, rss_bytes, stop_all
 from display_node.config import DisplaySettings
 from display_node.drivers import open_panel
 from display_node.render import render
@@ -107,14 +107,7 @@ def idle(sizes: FootprintSizes) -> tuple[Samples, Samples]:
             return node_s, bare_s
         finally:
             pub.close()
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
+            stop_all(procs)
             broker.stop()
 
 

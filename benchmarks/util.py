@@ -135,3 +135,15 @@ def kb(n: float) -> str:
 def ms(seconds: float) -> str:
     v = seconds * 1000
     return f"{v:,.0f} ms" if v >= 100 else f"{v:.1f} ms" if v >= 1 else f"{v:.3f} ms"
+
+
+def stop_all(procs: list[subprocess.Popen[Any]]) -> None:
+    """SIGTERM every process, then wait for each (SIGKILL after 10 s): a bench leaves nothing running."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
