@@ -80,8 +80,3 @@ def entity(component: str, object_id: str, name: str, dev: dict[str, Any], **key
         "origin": origin(),
         **keys,
     }
-
-
-def removals(messages: list[Discovery]) -> list[Discovery]:
-    """Empty retained configs for the same topics: HA deletes the entities, nobody keeps ghosts."""
-    return [Discovery(m.topic, None) for m in messages]

@@ -27,10 +27,6 @@ class Topics:
     def status(self) -> str:
         return f"{self.prefix}/status"
 
-    @property
-    def all(self) -> str:
-        return f"{self.prefix}/#"
-
     def display_status(self, node_id: str) -> str:
         return f"{self.prefix}/displays/{node_id}/status"
 

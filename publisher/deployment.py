@@ -35,10 +35,6 @@ class Deployment:
     def settled(self) -> bool:
         return self.lifecycle in SETTLED
 
-    @property
-    def running(self) -> bool:
-        return self.lifecycle == IN_PROGRESS or (self.lifecycle in RAN and self.finished is None)
-
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["started"] = self.started.isoformat()

@@ -79,7 +79,7 @@ def test_running_result_has_no_finish(sim: BambooSim) -> None:
     env = sim.add_env("Payments", "Production")
     sim.deploy(env, T0)  # no finishedDate on the wire
     (page,) = list(client(sim).results(EnvInfo(env, "Payments", "Production"), iter([25])))
-    assert page[0].finished is None and page[0].running
+    assert page[0].finished is None and page[0].lifecycle == "IN_PROGRESS" and page[0].ran
 
 
 def test_basic_auth() -> None:

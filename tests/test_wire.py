@@ -78,7 +78,7 @@ def test_iso_and_display_names_form() -> None:
     d = parse(item)
     assert (d.state, d.lifecycle, d.finished) == ("FAILED", IN_PROGRESS, None)  # no finishedDate: running
     assert d.started == datetime(2026, 11, 6, 15, 42, 10, 123000, tzinfo=UTC)
-    assert d.running
+    assert d.ran and not d.settled
 
 
 def test_not_built_and_naive_iso() -> None:
