@@ -166,3 +166,16 @@ class Recorder:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def retained_topics(broker: Broker, topic_filter: str) -> list[str]:
+    """The topics a new subscriber to `topic_filter` receives as retained messages, proven complete by a
+    sentinel published after subscribing (anything retained arrives before it)."""
+    sentinel = f"{topic_filter.rstrip('#').rstrip('/')}/fdc-test-sentinel"
+    rec = Recorder(broker, topic_filter)
+    try:
+        rec.client.publish(sentinel, b"x").wait_for_publish(5)
+        rec.wait_for(sentinel)
+        return [m.topic for m in rec.messages if m.topic != sentinel]
+    finally:
+        rec.close()
