@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from display_node.config import DisplayConfig, DisplaySettings
 from display_node.drivers import Panel, open_panel
 from display_node.node import Node
 from tests.broker import Broker, wait_until
+from tests.run_fdc import fdc_command
 
 PREFIX = "friday-deploy"
 WEEKS = f"{PREFIX}/weeks"
@@ -144,4 +144,4 @@ def write_display_config(path: Path, broker: Broker, node_id: str) -> Path:
 
 def display_command(config: Path) -> list[str]:
     """`fdc display` as a subprocess (the installed console script is this module)."""
-    return [sys.executable, "-m", "common.cli", "--log-level", "warning", "display", "-c", str(config)]
+    return fdc_command("--log-level", "warning", "display", "-c", str(config))

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from common.cli import EXIT_CONFIG, EXIT_OK
+from common.exits import EXIT_CONFIG, EXIT_OK
 from demo import broker as demo_broker
 from demo.history import sample_history
 from publisher.config import local_zone_name
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"fdc demo: cannot start a broker: {e}", file=sys.stderr)
             return EXIT_CONFIG
         pub_cfg, disp_cfg = write_configs(workdir, b.port, tz, args.bamboo_url)
-        fdc = [sys.executable, "-m", "common.cli"]
+        fdc = [sys.executable, "-m", "fdc"]
         with (workdir / "publisher.log").open("wb") as log:
             publisher = subprocess.Popen([*fdc, "publisher", "-c", str(pub_cfg)], stdout=log, stderr=log,
                                          start_new_session=True)  # fmt: skip

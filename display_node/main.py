@@ -13,8 +13,9 @@ import sys
 import threading
 from types import FrameType
 
-from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
 from common.config import ConfigError
+from common.exits import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE
+from common.logs import REDACT
 from common.mqtt import MqttError, publish_and_leave
 from display_node.config import DisplayConfig, load
 from display_node.drivers import HardwareError, open_panel

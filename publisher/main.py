@@ -10,8 +10,9 @@ import sys
 import threading
 from types import FrameType
 
-from common.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE, REDACT
 from common.config import ConfigError
+from common.exits import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE
+from common.logs import REDACT
 from common.mqtt import MqttError, publish_and_leave
 from publisher import config
 from publisher.bamboo import BambooAuth, BambooClient

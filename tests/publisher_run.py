@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tests.bamboo_sim import BambooSim
+from tests.run_fdc import run_fdc, spawn_fdc
 
 TZ = ZoneInfo("Europe/Berlin")
 TOKEN = "e2e-token-7f3a9"
@@ -58,16 +58,8 @@ def env() -> dict[str, str]:
 
 
 def fdc(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "common.cli", *args], capture_output=True, text=True, env=env(), timeout=timeout
-    )
+    return run_fdc(*args, env=env(), timeout=timeout)
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "common.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-    )
+    return spawn_fdc(*args, env=env())

@@ -426,7 +426,7 @@ def test_what_the_dockerfile_copies_is_enough_to_install_the_project(tmp_path: P
     for package in ("common", "publisher", "display_node"):
         sources = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / package).glob("*.py"))
         assert set(sources) <= set(names), set(sources) - set(names)
-    assert "fdc = common.cli:main" in entry_points
+    assert "fdc = fdc.cli:main" in entry_points
 
 
 def test_the_example_publisher_config_passes_check_config(tmp_path: Path) -> None:

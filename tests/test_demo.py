@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from display_node.render import pixels, render
 from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, Recorder, free_port, wait_until
 from tests.publisher_run import TOKEN
+from tests.run_fdc import fdc_command
 
 SHOWING = "friday-deploy/displays/demo-display/showing"
 
@@ -57,7 +57,7 @@ def processes_mentioning(text: str) -> list[str]:
 @pytest.mark.parametrize("kind", ["mosquitto", "embedded"])
 def test_demo_shows_the_sample_number_and_stops_on_ctrl_c(kind: str) -> None:
     port = free_port()
-    cmd = [sys.executable, "-m", "common.cli", "demo", "--broker", kind, "--port", str(port), "--timezone", "UTC"]
+    cmd = fdc_command("demo", "--broker", kind, "--port", str(port), "--timezone", "UTC")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
@@ -88,8 +88,8 @@ def test_demo_shows_the_sample_number_and_stops_on_ctrl_c(kind: str) -> None:
 
 def test_demo_against_a_real_bamboo(bamboo: BambooSim) -> None:
     port = free_port()
-    cmd = [sys.executable, "-m", "common.cli", "demo", "--bamboo-url", bamboo.url, "--port", str(port),
-           "--timezone", "Europe/Berlin"]  # fmt: skip
+    cmd = fdc_command("demo", "--bamboo-url", bamboo.url, "--port", str(port),
+           "--timezone", "Europe/Berlin")  # fmt: skip
     env = {**os.environ, "FDC_BAMBOO_TOKEN": TOKEN}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
@@ -108,7 +108,7 @@ def test_demo_against_a_real_bamboo(bamboo: BambooSim) -> None:
 
 def test_demo_with_bamboo_needs_a_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != "FDC_BAMBOO_TOKEN"}
-    r = subprocess.run([sys.executable, "-m", "common.cli", "demo", "--bamboo-url", "https://bamboo.example.com"],
+    r = subprocess.run(fdc_command("demo", "--bamboo-url", "https://bamboo.example.com"),
                        capture_output=True, text=True, env=env, timeout=30)  # fmt: skip
     assert r.returncode == 2
     assert r.stderr.strip() == "fdc demo: --bamboo-url needs a personal access token in FDC_BAMBOO_TOKEN"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from common.cli import main as fdc
 from common.config import ConfigError
 from display_node.config import Night, load, looks_like
+from fdc.cli import main as fdc
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -10,7 +10,6 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from common.payloads import OFFLINE, ONLINE
 from display_node.render import pixels, render
 from tests.broker import Broker, Recorder, wait_until
 from tests.display_helpers import latest_frame, showing
+from tests.run_fdc import fdc_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEKS = "friday-deploy/weeks"
@@ -28,7 +28,7 @@ NODE_STATUS = "friday-deploy/displays/e2e/status"
 
 
 def fdc(*args: str) -> list[str]:
-    return [sys.executable, "-m", "common.cli", *args]
+    return fdc_command(*args)
 
 
 def mosquitto_pub(broker: Broker, *args: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from display_node.config import DisplaySettings
 from display_node.drivers import HardwareError, Panel, open_panel
 from display_node.render import pixels, render
 from tests.display_spi import Chain, RecordingSerial
+from tests.run_fdc import fdc_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,7 +124,7 @@ def test_fdc_display_without_spi_exits_2_with_a_sentence_not_a_traceback(tmp_pat
     cfg = tmp_path / "display.yaml"
     cfg.write_text("node_id: pi-test\ndisplay: {driver: max7219}\nmqtt: {host: 127.0.0.1, port: 1}\n")
     res = subprocess.run(
-        [sys.executable, "-m", "common.cli", "display", "-c", str(cfg)],
+        fdc_command("display", "-c", str(cfg)),
         capture_output=True,
         text=True,
         cwd=ROOT,

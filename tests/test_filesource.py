@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from publisher.friday import weekday_numbers
 from publisher.source import SourceError
 from publisher.state import State
 from tests.factories import BERLIN, at
+from tests.run_fdc import fdc_command
 
 YAML = """\
 # exported from our CI
@@ -116,7 +116,7 @@ def test_publisher_with_a_file_source(tmp_path: Path) -> None:
     (tmp_path / "history.yaml").write_text(YAML)
     cfg = tmp_path / "publisher.yaml"
     cfg.write_text("timezone: Europe/Berlin\nfile:\n  path: history.yaml\n")  # relative to the config file
-    cmd = [sys.executable, "-m", "common.cli", "publisher", "-c", str(cfg), "--once", "--dry-run", "--json"]
+    cmd = fdc_command("publisher", "-c", str(cfg), "--once", "--dry-run", "--json")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     state = json.loads(r.stdout)

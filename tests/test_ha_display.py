@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from tests.broker import Broker, Recorder, free_port, retained_topics, wait_unti
 from tests.broker_project import ProjectBroker
 from tests.display_helpers import config, dummy_panel, publish, running
 from tests.display_spi import Chain, RecordingSerial
+from tests.run_fdc import fdc_command
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = "berlin-3rd-floor"
@@ -180,7 +180,7 @@ def test_bad_home_assistant_keys_name_the_key(tmp_path: Path) -> None:
 
 
 def fdc(*args: str) -> list[str]:
-    return [sys.executable, "-m", "common.cli", *args]
+    return fdc_command(*args)
 
 
 def recording_panel(serial: RecordingSerial) -> Panel:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from common.config import ConfigError
 from publisher.config import load
+from tests.run_fdc import fdc_command
 
 GOOD = """\
 timezone: Europe/Berlin
@@ -134,11 +134,11 @@ def test_bad_yaml_names_its_line(tmp_path: Path) -> None:
 
 def test_check_config_cli_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     path = write(tmp_path, "timezon: UTC\nbamboo: {url: 'http://b', token: secret-token-value}\nmqtt: {port: x}\n")
-    r = subprocess.run([sys.executable, "-m", "common.cli", "check-config", str(path)], capture_output=True, text=True)
+    r = subprocess.run(fdc_command("check-config", str(path)), capture_output=True, text=True)
     assert r.returncode == 2
     assert "timezon: unknown key (did you mean 'timezone'?)" in r.stderr
     assert "mqtt.port: 'x' is not a TCP port (1-65535)" in r.stderr
     assert "secret-token-value" not in r.stderr + r.stdout and "Traceback" not in r.stderr
     ok = write(tmp_path, "bamboo: {url: 'http://b', token: t}\n")
-    r = subprocess.run([sys.executable, "-m", "common.cli", "check-config", str(ok)], capture_output=True, text=True)
+    r = subprocess.run(fdc_command("check-config", str(ok)), capture_output=True, text=True)
     assert (r.returncode, r.stdout.strip()) == (0, f"{ok}: valid publisher config")

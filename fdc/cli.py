@@ -1,4 +1,4 @@
-"""The `fdc` console script: parses the command line and hands over to one service's main.
+"""The `fdc` console script: parses the command line and hands over to one service's main (the composition root).
 
 Service modules are imported lazily so that `fdc display` on a Pi Zero does not pay for the publisher.
 """
@@ -6,60 +6,13 @@ Service modules are imported lazily so that `fdc display` on a Pi Zero does not 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from common import __version__
 from common.config import ConfigError, read_yaml
-
-EXIT_OK = 0
-EXIT_CONFIG = 2  # bad config or usage
-EXIT_UNREACHABLE = 3  # Bamboo or broker unreachable / refusing credentials during --once
-
-
-class RedactSecrets(logging.Filter):
-    """Last line of defence: a secret that slips into a log message is replaced by ***."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def add(self, values: Iterable[str | None]) -> None:
-        self.secrets.update(v for v in values if v and len(v) >= 3)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            msg = record.getMessage()
-            for s in self.secrets:
-                msg = msg.replace(s, "***")
-            record.msg, record.args = msg, None
-        return True
-
-
-REDACT = RedactSecrets()
-
-
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is now (a test harness may swap and close the one there was at start)."""
-
-    @property
-    def stream(self) -> object:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: object) -> None:
-        pass
-
-
-def setup_logging(level: str) -> None:
-    handler = _Stderr()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(REDACT)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+from common.exits import EXIT_CONFIG, EXIT_OK
+from common.logs import setup_logging
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""The `fdc` command: the composition root above the publisher, the display node and the demo."""
