@@ -218,7 +218,7 @@ def test_dockerignore_keeps_secrets_and_state_out_of_the_image() -> None:
     rules = [r for r in (ROOT / ".dockerignore").read_text().splitlines() if r and not r.startswith("#")]
     assert rules[0] == "*"  # everything is left out unless named
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "common", "publisher", "display_node", "demo"}
+    assert allowed == {"pyproject.toml", "README.md", "fdc", "common", "publisher", "display_node", "demo"}
     # What `pip install .` needs is all allowed: the packages pyproject.toml lists and its readme.
     pyproject = (ROOT / "pyproject.toml").read_text()
     packages = re.search(r"^packages = \[(.*)\]", pyproject, re.M)
