@@ -8,7 +8,8 @@ Usage: $0 [--owner USER[:GROUP]] [--delete] [DISPLAY_NODE_ID...]
 
 Creates or updates mosquitto/passwd (hashed, read by the broker) for the users
   publisher homeassistant operator office-bridge
-plus one user per display node named on the command line (its user name is its node_id).
+plus one user per display node named on the command line (its user name is its node_id). A node_id may
+not be one of those role names, nor the topic prefix (read from the acl's publisher block).
 
 Each user's password is kept in plain text in mosquitto/secrets/<user> (mode 600, never committed):
 an existing file is reused, a missing one gets a new random password. To choose a password, write it
@@ -29,6 +30,13 @@ passwd_file="$dir/passwd"
 secrets="$dir/secrets"
 mosquitto_passwd="${MOSQUITTO_PASSWD:-mosquitto_passwd}"
 roles=(publisher homeassistant operator office-bridge)
+# The topic prefix, as the acl spells it (the publisher's `topic readwrite <prefix>/weeks` line). A display
+# named like it could write the publisher's Home Assistant configs (homeassistant/+/<prefix>/...).
+acl="$dir/acl"
+[ -f "$acl" ] || acl="$here/acl"
+prefix="$(sed -n 's|^topic readwrite \(.*\)/weeks$|\1|p' "$acl" 2>/dev/null | head -n 1)"
+prefix="${prefix:-friday-deploy}"
+prefix_node="$(printf '%s' "$prefix" | tr -c 'A-Za-z0-9_-' '_' | sed 's/^_*//; s/_*$//')"
 
 delete=false
 owner=""
@@ -49,6 +57,21 @@ while [ $# -gt 0 ]; do
       nodes+=("$arg") ;;
   esac
 done
+
+if ! $delete; then
+  for node in "${nodes[@]}"; do
+    for role in "${roles[@]}"; do
+      if [ "$node" = "$role" ]; then
+        echo "error: '$node' is the name of a role, not of a display node: choose another node_id" >&2; exit 2
+      fi
+    done
+    if [ "$node" = "$prefix" ] || [ "$node" = "$prefix_node" ]; then
+      echo "error: '$node' is the topic prefix, which names the publisher's Home Assistant entities:" \
+        "choose another node_id" >&2
+      exit 2
+    fi
+  done
+fi
 
 if ! command -v "$mosquitto_passwd" >/dev/null 2>&1; then
   echo "error: $mosquitto_passwd not found: apt-get install mosquitto (it ships mosquitto_passwd)" >&2

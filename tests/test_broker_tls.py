@@ -22,6 +22,9 @@ from tests.broker_project import (
 )
 
 NODE = "berlin-3rd-floor"
+# Clients that are connected at the same time log in as different users: a user is one connection (the broker
+# uses the user name as the client id, so a second login with the same user name replaces the first).
+LOBBY, KITCHEN = "hamburg-lobby", "hamburg-kitchen"
 
 
 @pytest.fixture
@@ -109,7 +112,7 @@ def test_make_certs_keeps_the_ca_and_renews_only_the_server_certificate(tmp_path
 @pytest.fixture
 def office(central: ProjectBroker) -> Iterator[ProjectBroker]:
     """An office broker: the same project setup, its own display user, the bridge example switched on."""
-    b = ProjectBroker(nodes=(NODE,), name="office")
+    b = ProjectBroker(nodes=(NODE, LOBBY, KITCHEN), name="office")
     example = b.dir / "bridge" / "office-bridge.conf.example"
     conf = b.dir / "bridge" / "office-bridge.conf"
     shutil.copy(example, conf)  # the README's steps: copy the example, the central CA, edit, switch on
@@ -145,14 +148,14 @@ def test_the_number_reaches_an_office_display_through_the_bridge(
     assert display.wait_for(f"{PREFIX}/status").payload == b"online"
     assert bridge_connected(central)
     # The office broker keeps what came over the bridge as retained: a display that starts later gets it.
-    late = office.client(NODE).subscribe(weeks_topic())
+    late = office.client(LOBBY).subscribe(weeks_topic())
     clients.append(late)
     msg = late.wait_for(weeks_topic())
     assert (msg.payload, msg.retain) == (b"5", True)
     # A live change arrives, and is kept as retained too (mosquitto bridges keep the retain flag).
     publisher.publish(weeks_topic(), "6", retain=True)
     display.wait_for(weeks_topic(), lambda m: m.payload == b"6")
-    later = office.client(NODE).subscribe(weeks_topic())
+    later = office.client(KITCHEN).subscribe(weeks_topic())
     clients.append(later)
     msg = later.wait_for(weeks_topic())
     assert (msg.payload, msg.retain) == (b"6", True)
@@ -174,7 +177,7 @@ def test_a_reconnecting_bridge_brings_what_changed_while_it_was_away(
     clients.append(display)
     # First its own saved retained value, then the current one once the bridge is back.
     display.wait_for(weeks_topic(), lambda m: m.payload == b"3")
-    late = office.client(NODE).subscribe(weeks_topic())
+    late = office.client(LOBBY).subscribe(weeks_topic())
     clients.append(late)
     msg = late.wait_for(weeks_topic())
     assert (msg.payload, msg.retain) == (b"3", True)
@@ -236,6 +239,8 @@ def test_a_display_clears_its_retained_topics_at_both_brokers(
     assert ha.wait_for(display_topic(NODE, "status"), lambda m: m.payload == b"").payload == b""
     # Neither broker keeps it now: newcomers get only the sentinel that follows.
     publisher.publish(weeks_topic(), "2", retain=True)
+    display.close()  # the newcomers below log in as this display's user
+    clients.remove(display)
     for broker in (central, office):
         late = broker.client(NODE).subscribe(f"{PREFIX}/#")
         clients.append(late)
