@@ -17,11 +17,14 @@ from zoneinfo import ZoneInfo
 
 from benchmarks.script_2016 import MAXINT, get_weeks_since_friday_deploy
 from benchmarks.util import Goal, Report, kb, ms, ratio
-from publisher.bamboo import BambooAuth, BambooClient, make_retry
 from publisher.deployment import Deployment
 from publisher.friday import FridayDeploy, count, friday_of, later, local_date, weekday_numbers
-from publisher.poll import poll
-from publisher.state import State
+from publisher.http import make_retry
+from publisher.reader import PollRules, Relisting, poll
+from publisher.sources.bamboo import BambooSource
+from publisher.sources.bamboo.api import BambooAuth, BambooClient
+from publisher.sources.bamboo.wire import lifecycle
+from publisher.state import SourceState
 from tests.bamboo_sim import BambooSim, SimResult
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -83,7 +86,8 @@ def oracle(sim: BambooSim, now: datetime) -> int | None:
         if not re.fullmatch("production", env.name, re.IGNORECASE):
             continue
         for r in env.results:
-            d = Deployment(r.id, env.id, env.project, env.name, r.version, r.state, r.lifecycle, r.started, r.finished)
+            d = Deployment("bamboo", r.id, str(env.id), env.project, env.name, r.version, r.state,
+                           lifecycle(r.lifecycle), r.started, r.finished)  # fmt: skip
             if not d.ran:
                 continue
             start = local_date(d.started, BERLIN)
@@ -116,13 +120,15 @@ class Publisher:
     def __init__(self, sim: BambooSim) -> None:
         self.sim = sim
         self.client = BambooClient(sim.url, BambooAuth(username=USER, password=PASSWORD), retry=make_retry(1, 0))
-        self.state = State("bench")
+        self.source = BambooSource(self.client, (".*",), ("production",))
+        self.relisting = Relisting()
+        self.state = SourceState("bench")
 
     def poll(self) -> Run:
         def once() -> int | None:
             now = datetime.now(BERLIN)
-            self.state = poll(self.client, self.state, tz=BERLIN, days=FRIDAYS, tracking_start=None,
-                              projects=(".*",), environments=("production",), now=now)  # fmt: skip
+            rules = PollRules(tz=BERLIN, days=FRIDAYS, tracking_start=None, now=now)
+            self.state = poll(self.source, self.state, rules, self.relisting).state
             c = count(self.state.best, self.state.history_start, None, local_date(now, BERLIN))
             return None if c is None else c.weeks
 

@@ -178,7 +178,9 @@ def timezone(value: Any) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise vol.Invalid(f"unknown timezone {value!r}: use an IANA name like 'Europe/Berlin'") from None
+        near = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1, cutoff=0.6)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise vol.Invalid(f"unknown timezone {value!r}{hint}: use an IANA name like 'Europe/Berlin'") from None
     return value
 
 

@@ -27,3 +27,17 @@ def write_atomically(path: Path, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def remove_stale_temp_files(path: Path) -> int:
+    """Delete temp files a kill during write_atomically left next to `path`; returns how many.
+
+    Only one process writes a state file, and it calls this before its first write, so none is in use.
+    """
+    removed = 0
+    with contextlib.suppress(OSError):
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed += 1
+    return removed

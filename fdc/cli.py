@@ -62,14 +62,17 @@ def check_config(path: str) -> int:
     try:
         data = read_yaml(path)
         kind = "display" if display_config.looks_like(data) else "publisher"
+        warnings: tuple[str, ...] = ()
         if kind == "display":
             display_config.load(path)
         else:
-            publisher_config.load(path)
+            warnings = publisher_config.load(path).warnings
     except ConfigError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_CONFIG
-    print(f"{path}: valid {kind} config")
+    print(f"{path}: valid {kind} config" + (f", with {len(warnings)} warning(s):" if warnings else ""))
+    for warning in warnings:
+        print(f"  - {warning}")
     return EXIT_OK
 
 

@@ -1,4 +1,9 @@
-"""The publisher's YAML config: CONTRACT.md's keys exactly, every problem reported with its key path."""
+"""The publisher's YAML config: CONTRACT.md's keys exactly, every problem reported with its key path.
+
+The top-level keys are the publisher's own; each source's section (`bamboo:`, `file:`, …) and its secret
+environment variables come from that source's registration (publisher/source.py), so a new source needs
+no change here.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +12,24 @@ import hashlib
 import json
 import logging
 import os
-import re
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import voluptuous as vol
 
 from common import config as cc
 from common.config import MqttSettings
 from publisher.friday import WEEKDAYS
+from publisher.source import BuildContext, Source, SourceSpec, specs
 
 log = logging.getLogger("fdc.config")
 
-ENV = {
-    "FDC_BAMBOO_TOKEN": ("bamboo", "token"),
-    "FDC_BAMBOO_USERNAME": ("bamboo", "username"),
-    "FDC_BAMBOO_PASSWORD": ("bamboo", "password"),
-    **cc.MQTT_ENV,
-}
 DEFAULT_STATE_FILE = "~/.local/state/fdc/state.json"
+UNAMBIGUOUS_SHORT_ZONES = {"UTC", "GMT", "UCT", "Zulu", "Universal", "Greenwich"}
 
 
 def local_zone_name() -> str:
@@ -79,60 +79,15 @@ def _date(value: Any) -> date:
     raise vol.Invalid(f"{value!r} is not a date: use YYYY-MM-DD")
 
 
-def _regexes(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise vol.Invalid("expected a list of regular expressions")
-    for i, v in enumerate(value):
-        if not isinstance(v, str):
-            raise vol.Invalid(f"item {i}: expected a regular expression as text")
-        try:
-            re.compile(v, re.IGNORECASE)
-        except re.error as e:
-            raise vol.Invalid(f"item {i}: invalid regular expression {v!r} ({e})") from None
-    return value
-
-
-def _url(value: Any) -> str:
-    if isinstance(value, str):
-        u = urlparse(value.strip())
-        if u.scheme in ("http", "https") and u.netloc:
-            return value.strip().rstrip("/")
-    raise vol.Invalid(f"{value!r} is not an http(s) URL like https://bamboo.example.com")
-
-
-def _verify(value: Any) -> bool | str:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and Path(value).is_file():
-        return value
-    raise vol.Invalid(f"{value!r} is neither true/false nor the path of an existing CA bundle")
-
-
-SCHEMA = vol.Schema(
-    {
+def schema() -> vol.Schema:
+    """The publisher's own keys plus every registered source's section."""
+    base: dict[Any, Any] = {
         vol.Optional("timezone"): lambda v: None if v is None else cc.timezone(v),
         vol.Optional("days", default=["friday"]): _days,
         vol.Optional("tracking_start"): lambda v: None if v is None else _date(v),
         vol.Optional("topic_prefix", default="friday-deploy"): cc.topic_prefix,
         vol.Optional("poll_interval", default=300): cc.duration,
         vol.Optional("state_file", default=DEFAULT_STATE_FILE): cc.text,
-        vol.Optional("file"): {
-            vol.Required("path"): cc.text,
-            vol.Optional("environments", default=["production"]): _regexes,
-            vol.Optional("projects", default=[".*"]): _regexes,
-        },
-        vol.Optional("bamboo"): {
-            vol.Required("url"): _url,
-            vol.Optional("token"): cc.text,
-            vol.Optional("username"): cc.text,
-            vol.Optional("password"): cc.text,
-            vol.Optional("environments", default=["production"]): _regexes,
-            vol.Optional("projects", default=[".*"]): _regexes,
-            vol.Optional("verify", default=True): _verify,
-            vol.Optional("timeout", default=10): cc.duration,
-        },
         vol.Optional("mqtt", default={}): cc.nullable(cc.MQTT_SCHEMA),
         vol.Optional("homeassistant", default={}): cc.nullable(
             {
@@ -141,29 +96,39 @@ SCHEMA = vol.Schema(
             }
         ),
     }
-)
+    for spec in specs():
+        base[vol.Optional(spec.name)] = spec.schema
+    return vol.Schema(base)
 
 
 def _cross_checks(c: dict[str, Any]) -> list[str]:
-    if "bamboo" in c and "file" in c:
-        return ["file: use either bamboo: or file:, not both"]
-    if "bamboo" not in c and "file" not in c:
-        return ["bamboo: required (or `file:` to read deployments from a JSON/YAML file instead)"]
-    if "file" in c:
-        return []
-    b = c["bamboo"]
-    if b.get("token"):
-        return []
-    if b.get("username") and not b.get("password"):
-        return ["bamboo.password: required with bamboo.username (or set FDC_BAMBOO_PASSWORD)"]
-    if b.get("password") and not b.get("username"):
-        return ["bamboo.username: required with bamboo.password (or set FDC_BAMBOO_USERNAME)"]
-    if not b.get("username"):
-        return [
-            "bamboo: no credentials: set bamboo.token (or FDC_BAMBOO_TOKEN) to a personal access token, "
-            "or bamboo.username and bamboo.password"
-        ]
-    return []
+    present = [s for s in specs() if s.name in c]
+    if not present:
+        names = ", ".join(f"`{s.name}:`" for s in specs())
+        return [f"no source configured: add at least one of {names} (e.g. `bamboo:` with its url and token)"]
+    problems: list[str] = []
+    for spec in present:
+        problems += spec.check(c[spec.name])
+    return problems
+
+
+def _warnings(c: dict[str, Any], state_file: Path) -> list[str]:
+    """Likely mistakes that still make a valid config (check-config prints them, the service logs them)."""
+    out = []
+    tz = c.get("timezone")
+    if tz and "/" not in tz and tz not in UNAMBIGUOUS_SHORT_ZONES:
+        out.append(
+            f"timezone: {tz!r} is an abbreviation or a fixed offset (no daylight saving, or ambiguous): "
+            "use a city name like 'Europe/Berlin' or 'America/New_York'"
+        )
+    folder = state_file.parent
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        out.append(
+            f"state_file: the folder {folder} cannot be created or written by this user: the number would "
+            "be rebuilt from scratch on every start; choose a folder this user can write"
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -175,43 +140,87 @@ class PublisherConfig:
     topic_prefix: str
     poll_interval: float
     state_file: Path
-    source: str  # "bamboo" | "file"
-    file_path: Path | None
-    bamboo_url: str | None
-    bamboo_token: str | None = field(repr=False)
-    bamboo_username: str | None
-    bamboo_password: str | None = field(repr=False)
-    environments: tuple[str, ...]
-    projects: tuple[str, ...]
-    verify: bool | str
-    timeout: float
+    config_dir: Path
+    sections: tuple[tuple[str, Mapping[str, Any]], ...] = field(repr=False)  # (source name, its section), in order
     mqtt: MqttSettings
     homeassistant: bool
     discovery_prefix: str
+    warnings: tuple[str, ...] = ()
+
+    def _specs(self) -> list[tuple[SourceSpec, Mapping[str, Any]]]:
+        by_name = {s.name: s for s in specs()}
+        return [(by_name[name], section) for name, section in self.sections]
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """A configured source's validated section (KeyError when that source is not configured)."""
+        return dict(self.sections)[name]
+
+    @property
+    def source(self) -> str:
+        """`<prefix>/state`'s `source`: the configured sources' names joined by `+`."""
+        return "+".join(name for name, _ in self.sections)
+
+    @property
+    def timeout(self) -> float:
+        return max((float(s.get("timeout", 10.0)) for _, s in self.sections), default=10.0)
 
     @property
     def secrets(self) -> list[str | None]:
-        return [self.bamboo_token, self.bamboo_password, self.mqtt.password]
+        out: list[str | None] = [self.mqtt.password]
+        for spec, section in self._specs():
+            out += spec.secrets(section)
+        return out
 
     def fingerprint(self) -> str:
-        """What shapes the number; when it changes, saved state no longer applies."""
-        where = self.bamboo_url or str(self.file_path)
-        key = [where, self.timezone, self.days, self.tracking_start and self.tracking_start.isoformat()]
-        key += [self.environments, self.projects]
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+        """What shapes every source's answer alike; when it changes, no saved state applies."""
+        return _hash([self.timezone, list(self.days), self.tracking_start and self.tracking_start.isoformat()])
+
+    def source_fingerprints(self) -> dict[str, str]:
+        """Per source, the keys that shape its saved part: changing them rebuilds only that source."""
+        return {spec.name: _hash([spec.name, *spec.fingerprint(section)]) for spec, section in self._specs()}
+
+    def legacy_fingerprint(self) -> tuple[str, str] | None:
+        """(source, fingerprint) as the one-source format 1 of the state file had it, to carry such a file over."""
+        if len(self.sections) != 1:
+            return None
+        name, s = self.sections[0]
+        where = s["url"] if name == "bamboo" else str(_resolve(s["path"], self.config_dir)) if name == "file" else None
+        if where is None:
+            return None
+        key = [where, self.timezone, list(self.days), self.tracking_start and self.tracking_start.isoformat()]
+        key += [list(s["environments"]), list(s["projects"])]
+        return name, hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+    def summaries(self) -> list[str]:
+        return [spec.summary(section) or spec.name for spec, section in self._specs()]
+
+    def make_sources(self) -> list[Source]:
+        ctx = BuildContext(self.config_dir, zoneinfo.ZoneInfo(self.timezone))
+        return [spec.build(section, ctx) for spec, section in self._specs()]
+
+
+def _hash(key: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:16]
+
+
+def _resolve(path: str, config_dir: Path) -> Path:
+    p = Path(os.path.expanduser(path))
+    return p if p.is_absolute() else config_dir / p
 
 
 def load(path: str | Path) -> PublisherConfig:
-    c = cc.load(path, SCHEMA, ENV, _cross_checks)
-    b = c.get("bamboo") or {}
-    f = c.get("file")
-    patterns = f or b
-    file_path = None
-    if f is not None:  # relative to the config file, so a config and its history can travel together
-        file_path = Path(os.path.expanduser(f["path"]))
-        file_path = file_path if file_path.is_absolute() else Path(path).parent / file_path
+    source = str(path)
+    data = cc.read_yaml(path)
+    env: dict[str, tuple[str, ...]] = dict(cc.MQTT_ENV)
+    for spec in specs():  # a source's secrets from the environment, for the sources this file configures
+        if spec.name in data:
+            env.update(spec.env)
+    c = cc.validate(cc.apply_env(data, env), schema(), source)
+    if problems := _cross_checks(c):
+        raise cc.ConfigError(source, problems)
     tz = c.get("timezone")
     ha = c.get("homeassistant") or {}
+    state_file = Path(os.path.expanduser(c["state_file"]))
     return PublisherConfig(
         timezone=tz or local_zone_name(),
         timezone_from_machine=tz is None,
@@ -219,18 +228,11 @@ def load(path: str | Path) -> PublisherConfig:
         tracking_start=c.get("tracking_start"),
         topic_prefix=c["topic_prefix"],
         poll_interval=c["poll_interval"],
-        state_file=Path(os.path.expanduser(c["state_file"])),
-        source="file" if f is not None else "bamboo",
-        file_path=file_path,
-        bamboo_url=b.get("url"),
-        bamboo_token=b.get("token"),
-        bamboo_username=None if b.get("token") else b.get("username"),
-        bamboo_password=None if b.get("token") else b.get("password"),
-        environments=tuple(patterns["environments"]),
-        projects=tuple(patterns["projects"]),
-        verify=b.get("verify", True),
-        timeout=b.get("timeout", 10.0),
+        state_file=state_file,
+        config_dir=Path(path).parent,
+        sections=tuple((s.name, c[s.name]) for s in specs() if s.name in c),
         mqtt=cc.mqtt_settings(c.get("mqtt"), f"fdc-publisher-{cc.hostname()}"),
         homeassistant=bool(ha.get("enabled", True)),
         discovery_prefix=ha.get("discovery_prefix", "homeassistant"),
+        warnings=tuple(_warnings(c, state_file)),
     )

@@ -2,56 +2,112 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# Bamboo's lifeCycleState values (constant names; wire.py maps display names onto these).
-PENDING, QUEUED, IN_PROGRESS, FINISHED, NOT_BUILT = "PENDING", "QUEUED", "IN_PROGRESS", "FINISHED", "NOT_BUILT"
-RAN = frozenset({IN_PROGRESS, FINISHED})  # touched production: counts, whatever deploymentState says
-SETTLED = frozenset({FINISHED, NOT_BUILT})  # will not change any more
+# Where a result is in its life, in words every source maps onto (Bamboo's lifeCycleState, GitHub's statuses…).
+RAN = "ran"  # touched production and finished, whatever its outcome
+RUNNING = "running"  # touching production now: counts up to *now*
+WAITING = "waiting"  # queued, pending, waiting for approval: did not run (yet)
+NOT_RUN = "not_run"  # will never run (not built, skipped, cancelled before it started)
+LIFECYCLES = (RAN, RUNNING, WAITING, NOT_RUN)
+TOUCHED = frozenset({RAN, RUNNING})  # these count
+SETTLED = frozenset({RAN, NOT_RUN})  # these will not change any more
+STATES = ("SUCCESS", "FAILED", "UNKNOWN")
+
+ResultId = int | str
+_STATE_WORDS = {"success": "SUCCESS", "successful": "SUCCESS", "failed": "FAILED", "failure": "FAILED",
+                "unknown": "UNKNOWN"}  # fmt: skip
+
+
+def parse_state(value: object) -> str:
+    """An outcome in any usual spelling ("SUCCESS", "Successful", "failed") → SUCCESS | FAILED | UNKNOWN."""
+    if value is None:
+        return "UNKNOWN"
+    if isinstance(value, str) and (v := _STATE_WORDS.get("".join(c for c in value[:40].lower() if c.isalpha()))):
+        return v
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ValueError(f"unknown state {shown}")
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """A deployment result; `finished` is None while it is still running."""
+    """A deployment result; `finished` is None while it is still running. Known by (source, result_id)."""
 
-    result_id: int
-    environment_id: int
+    source: str  # the source's config section name: "bamboo", "file", …
+    result_id: ResultId
+    environment_key: str  # the source's stable key of the environment (ids survive renames)
     project: str
     environment: str
     version: str
     state: str  # SUCCESS | FAILED | UNKNOWN
-    lifecycle: str  # one of the lifeCycleState constants above
+    lifecycle: str  # one of LIFECYCLES
     started: datetime  # timezone-aware
     finished: datetime | None
     url: str | None = None
 
     @property
+    def key(self) -> tuple[str, ResultId]:
+        return self.source, self.result_id
+
+    @property
     def ran(self) -> bool:
-        return self.lifecycle in RAN
+        return self.lifecycle in TOUCHED
 
     @property
     def settled(self) -> bool:
         return self.lifecycle in SETTLED
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["started"] = self.started.isoformat()
-        d["finished"] = self.finished.isoformat() if self.finished else None
-        return d
+        return {
+            "source": self.source,
+            "result_id": self.result_id,
+            "environment_key": self.environment_key,
+            "project": self.project,
+            "environment": self.environment,
+            "version": self.version,
+            "state": self.state,
+            "lifecycle": self.lifecycle,
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None,
+            "url": self.url,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Deployment:
+        """Strict: a saved file is input too; anything odd raises ValueError (the caller rebuilds)."""
+        rid = d["result_id"]
+        if isinstance(rid, bool) or not isinstance(rid, int | str):
+            raise ValueError(f"result_id {rid!r} is neither an integer nor text")
+        if d["lifecycle"] not in LIFECYCLES or d["state"] not in STATES:
+            raise ValueError("unknown lifecycle or state")
+        started = _aware(d["started"])
+        finished = _aware(d["finished"]) if d.get("finished") else None
+        url = d.get("url")
         return cls(
-            result_id=int(d["result_id"]),
-            environment_id=int(d["environment_id"]),
-            project=str(d["project"]),
-            environment=str(d["environment"]),
-            version=str(d["version"]),
-            state=str(d["state"]),
-            lifecycle=str(d["lifecycle"]),
-            started=datetime.fromisoformat(d["started"]),
-            finished=datetime.fromisoformat(d["finished"]) if d.get("finished") else None,
-            url=d.get("url"),
+            source=_str(d["source"]),
+            result_id=rid,
+            environment_key=_str(d["environment_key"]),
+            project=_str(d["project"]),
+            environment=_str(d["environment"]),
+            version=_str(d["version"]),
+            state=d["state"],
+            lifecycle=d["lifecycle"],
+            started=started,
+            finished=finished,
+            url=None if url is None else _str(url),
         )
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _aware(value: Any) -> datetime:
+    moment = datetime.fromisoformat(_str(value))
+    if moment.tzinfo is None:
+        raise ValueError("a time without an offset")
+    return moment

@@ -50,7 +50,7 @@ def friday_of(dep: Deployment, tz: ZoneInfo, days: frozenset[int], now: datetime
     if not dep.ran:
         return None
     end_moment = dep.finished or now
-    if end_moment < dep.started:  # clock skew between Bamboo and us: the start alone is what we know
+    if end_moment < dep.started:  # clock skew between the source and us: the start alone is what we know
         end_moment = dep.started
     first, last = local_date(dep.started, tz), local_date(end_moment, tz)
     day = last
@@ -77,7 +77,7 @@ def later(a: FridayDeploy | None, b: FridayDeploy | None) -> FridayDeploy | None
         return b
     if b is None:
         return a
-    if a.deployment.result_id == b.deployment.result_id and a.deployment.environment_id == b.deployment.environment_id:
+    if a.deployment.key == b.deployment.key:
         return b if b.friday >= a.friday else a
     return a if (a.friday, a.deployment.started) >= (b.friday, b.deployment.started) else b
 

@@ -1,4 +1,4 @@
-"""`fdc publisher`: wires config, Bamboo, state and MQTT together. No logic of its own."""
+"""`fdc publisher`: wires config, sources, state and MQTT together. No logic of its own."""
 
 from __future__ import annotations
 
@@ -15,24 +15,10 @@ from common.exits import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE
 from common.logs import REDACT
 from common.mqtt import MqttError, publish_and_leave
 from publisher import config
-from publisher.bamboo import BambooAuth, BambooClient
-from publisher.filesource import FileSource
-from publisher.poll import BambooSource
 from publisher.report import sentence, state_payload
 from publisher.service import Publisher, make_link, run_forever
-from publisher.source import Source
 
 log = logging.getLogger("fdc.publisher")
-
-
-def make_source(cfg: config.PublisherConfig) -> Source:
-    if cfg.source == "file":
-        assert cfg.file_path is not None
-        return FileSource(cfg.file_path, cfg.projects, cfg.environments)
-    assert cfg.bamboo_url is not None
-    auth = BambooAuth(cfg.bamboo_token, cfg.bamboo_username, cfg.bamboo_password)
-    client = BambooClient(cfg.bamboo_url, auth, verify=cfg.verify, timeout=cfg.timeout)
-    return BambooSource(client, cfg.projects, cfg.environments)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,27 +28,31 @@ def run(args: argparse.Namespace) -> int:
         print(e.render(), file=sys.stderr)
         return EXIT_CONFIG
     REDACT.add(cfg.secrets)
+    for warning in cfg.warnings:
+        log.warning("%s: %s", args.config, warning)
     where = "the machine's local zone; set `timezone:` to pin it" if cfg.timezone_from_machine else "from the config"
     log.info("timezone %s (%s); counting %s", cfg.timezone, where, ", ".join(cfg.days))
-    source = make_source(cfg)
+    sources = cfg.make_sources()
     try:
-        pub = Publisher(cfg, source)
+        pub = Publisher(cfg, sources)
         if getattr(args, "remove_discovery", False):
             return _remove_discovery(pub)
         if args.once:
             return _once(cfg, pub, dry_run=args.dry_run, as_json=args.json)
-        return _serve(cfg, pub)
+        log.info("reading %s; publishing on %s/%s/", "; ".join(cfg.summaries()), cfg.mqtt.where, cfg.topic_prefix)
+        return _serve(pub)
     finally:
-        source.close()
+        for source in sources:
+            source.close()
 
 
 def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json: bool) -> int:
     ok = pub.poll()
     if dry_run:
         if as_json:
-            print(json.dumps(state_payload(pub.count, pub.tz, pub.clock(), pub.source.name, pub.error), indent=2))
+            print(json.dumps(state_payload(pub.count, pub.tz, pub.clock(), cfg.source, pub.error), indent=2))
         else:
-            print(sentence(pub.count, cfg.days, pub.tz, pub.error))
+            print(sentence(pub.count, cfg.days, pub.tz, pub.error, pub.titles))
         return EXIT_OK if ok else EXIT_UNREACHABLE
     link = make_link(pub, announce=False)  # published below, once, and waited for
     link.start()
@@ -74,11 +64,13 @@ def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json
         return EXIT_UNREACHABLE
     finally:
         link.stop()  # a clean disconnect: `status` stays `online` between cron runs
-    if ok:
-        pub.save()
-    else:
+    if not ok:
         print(f"fdc publisher: {pub.error}", file=sys.stderr)
-    return EXIT_OK if ok else EXIT_UNREACHABLE
+        return EXIT_UNREACHABLE
+    if (problem := pub.save()) is not None:  # the next cron run would start cold and re-read everything
+        print(f"fdc publisher: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK
 
 
 def _remove_discovery(pub: Publisher) -> int:
@@ -99,14 +91,15 @@ def _remove_discovery(pub: Publisher) -> int:
     return EXIT_OK
 
 
-def _serve(cfg: config.PublisherConfig, pub: Publisher) -> int:
+def _serve(pub: Publisher) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
         stop.set()
+        pub.cancel()  # a poll in the middle of a slow answer ends now, not after its deadline
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     run_forever(pub, make_link(pub), stop)
     return EXIT_OK

@@ -25,6 +25,7 @@ def deployment_json(dep: Deployment, tz: ZoneInfo) -> dict[str, Any]:
         "finished": dep.finished.astimezone(tz).isoformat(timespec="seconds") if dep.finished else None,
         "result_id": dep.result_id,
         "url": dep.url,
+        "source": dep.source,
     }
 
 
@@ -52,8 +53,13 @@ def _span(dep: Deployment, tz: ZoneInfo) -> str:
     return f"{head}–{tail}"
 
 
-def sentence(count: Count | None, days: tuple[str, ...], tz: ZoneInfo, error: str | None = None) -> str:
-    """The `--dry-run` line, e.g. "3 weeks since the last Friday deployment: Payments → Production, …"."""
+def sentence(
+    count: Count | None, days: tuple[str, ...], tz: ZoneInfo, error: str | None = None, sources: str = "the sources"
+) -> str:
+    """The `--dry-run` line, e.g. "3 weeks since the last Friday deployment: Payments → Production, …".
+
+    `sources` names where the history comes from ("Bamboo", "Bamboo and the deployments file").
+    """
     if count is None:
         return f"No number yet: {error}" if error else "No number yet: no production deployment found"
     n = f"{count.weeks} week{'' if count.weeks == 1 else 's'}"
@@ -69,7 +75,8 @@ def sentence(count: Count | None, days: tuple[str, ...], tz: ZoneInfo, error: st
         line = f"{n} since tracking started on {count.counted_from.isoformat()}: no {label} deployment since then"
     else:
         line = (
-            f"{n} since the oldest production deployment Bamboo still has ({count.counted_from.isoformat()}): "
+            f"{n} since the oldest production deployment {sources} still {'have' if ' and ' in sources else 'has'} "
+            f"({count.counted_from.isoformat()}): "
             f"no {label} deployment in the history"
         )
     return f"{line} (warning: {error})" if error else line

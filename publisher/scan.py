@@ -1,26 +1,32 @@
 """Reading one environment's history, newest first, no deeper than the answer needs.
 
-Pure: it consumes an iterator of pages (lists of Deployment) and never does I/O itself, so the stopping
-rules are tested without HTTP. It relies on what Bamboo guarantees: results come newest first by start,
-and one environment runs one deployment at a time, so a result ended before the next newer one started.
+Pure: it consumes pages (lists of Deployment) and never does I/O itself, so the stopping rules are tested
+without HTTP. It relies on what every polled source guarantees: results come newest first by start, and one
+environment runs one deployment at a time, so a result ended before the next newer one started.
+Hostile pages are bounded here too: a page that only repeats what was read, or more results than any real
+history has, stop the read with an error; a result with impossible times is skipped and reported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from publisher.deployment import Deployment
+from publisher.deployment import Deployment, ResultId
 from publisher.friday import FridayDeploy, friday_of, later, local_date
+from publisher.plausible import implausible
+from publisher.source import SourceError
+
+MAX_RESULTS = 200_000  # per environment and poll: far beyond any real history, small enough to end a loop
 
 
 @dataclass(frozen=True)
 class Frontier:
-    """The newest result already read such that it and everything older had settled (finished/not built)."""
+    """The newest result already read such that it and everything older had settled (finished/never ran)."""
 
-    result_id: int
+    result_id: ResultId
     started: datetime
 
 
@@ -38,6 +44,8 @@ class EnvScan:
     oldest_start: date | None  # local start date of the oldest result that ran, among those read
     frontier: Frontier | None
     read: int  # results looked at
+    skipped: tuple[str, ...] = field(default=())  # why results with impossible times were left out
+    unsettled: bool = False  # a result read may still change (running, waiting): read it again next time
 
 
 class Scanner:
@@ -47,15 +55,17 @@ class Scanner:
     that ended before that date can change the answer, so reading stops there instead of at the bottom.
     """
 
-    def __init__(self, rules: Rules, known: Frontier | None) -> None:
-        self.rules, self.known = rules, known
+    def __init__(self, rules: Rules, known: Frontier | None, what: str = "this environment") -> None:
+        self.rules, self.known, self.what = rules, known, what
         self.best: FridayDeploy | None = None
         self.oldest: date | None = None  # local start date of the oldest result that ran, among those read
         self.frontier: Frontier | None = None  # reset by every unsettled result: only older settled ones qualify
         self.floor = rules.floor
         self.read = 0
         self.done = False
-        self._seen: set[int] = set()
+        self.skipped: list[str] = []
+        self.unsettled = False
+        self._seen: set[ResultId] = set()
         self._last: date | None = None  # local start date of the oldest result read so far
 
     def raise_floor(self, day: date) -> None:
@@ -65,15 +75,29 @@ class Scanner:
             self.done = True
 
     def feed(self, page: list[Deployment]) -> bool:
-        """Take the next page (newest first); True while an older page could still change the answer."""
+        """Take the next page (newest first); True while an older page could still change the answer.
+
+        Raises SourceError when the pages cannot be a real history (only repeats, or no end).
+        """
         if self.done or not page:
             self.done = True
             return False
+        if all(dep.result_id in self._seen for dep in page):
+            raise SourceError(f"the same page of {self.what} came twice: stopped reading it (a paging bug?)")
         rules = self.rules
         for dep in page:
             if dep.result_id in self._seen:  # a new deployment shifted the pages while we read them
                 continue
             self._seen.add(dep.result_id)
+            if len(self._seen) > MAX_RESULTS:
+                raise SourceError(
+                    f"{self.what} has more than {MAX_RESULTS:,} results: stopped reading (endless pages?)"
+                )
+            why = implausible(dep, rules.now)
+            if why is not None:  # never counted; read again next time, so the report stays until it is fixed
+                self.skipped.append(f"skipped result {dep.result_id} of {dep.project} → {dep.environment}: {why}")
+                self.frontier = None
+                continue
             known = self.known
             if known is not None and (dep.result_id == known.result_id or dep.started < known.started):
                 self.done = True
@@ -81,6 +105,7 @@ class Scanner:
             self.read += 1
             if not dep.settled:
                 self.frontier = None
+                self.unsettled = True
             elif self.frontier is None:
                 self.frontier = Frontier(dep.result_id, dep.started)
             if dep.ran:
@@ -98,7 +123,9 @@ class Scanner:
         return True
 
     def result(self) -> EnvScan:
-        return EnvScan(self.best, self.oldest, self.frontier or self.known, self.read)
+        return EnvScan(
+            self.best, self.oldest, self.frontier or self.known, self.read, tuple(self.skipped), self.unsettled
+        )
 
 
 def scan(pages: Iterable[list[Deployment]], rules: Rules, known: Frontier | None) -> EnvScan:

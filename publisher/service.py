@@ -7,16 +7,20 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from common.mqtt import MqttLink
 from common.payloads import OFFLINE, ONLINE, decode_status, encode_json, encode_weeks
 from common.topics import Topics
+from publisher import reader
 from publisher import state as state_store
 from publisher.config import PublisherConfig
 from publisher.discovery import publisher_discovery
 from publisher.friday import Count, count, next_local_midnight, weekday_numbers
+from publisher.plausible import clock_problem
+from publisher.reader import PollRules, Relisting
 from publisher.report import state_payload
 from publisher.source import Source, SourceError
 
@@ -32,47 +36,97 @@ def utc_now() -> datetime:
 class Publisher:
     """Holds the state and the current retained messages; every method is safe to call from paho's thread."""
 
-    def __init__(self, cfg: PublisherConfig, source: Source, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, cfg: PublisherConfig, sources: list[Source], clock: Callable[[], datetime] = utc_now) -> None:
         self.cfg = cfg
-        self.source = source
+        self.sources = sources
         self.clock = clock
         self.tz = ZoneInfo(cfg.timezone)
         self.days = weekday_numbers(cfg.days)
         self.topics = Topics(cfg.topic_prefix)
-        self.state = state_store.load(cfg.state_file, cfg.fingerprint())
+        self.fingerprints = cfg.source_fingerprints()
+        self.state = state_store.load(cfg.state_file, cfg.fingerprint(), self.fingerprints, cfg.legacy_fingerprint())
+        self.relisting = Relisting()
         self.error: str | None = None
+        self.clock_error: str | None = None  # while set, no new number is published
         self.polled = False  # until the first poll, "no number" means "not asked yet", not "nothing found"
         self.count: Count | None = None
+        self._logged: dict[str, str] = {}  # per source, the problem already logged: one line per outage
         self._lock = threading.Lock()
         self._messages: list[tuple[str, bytes]] = []
         self.refresh()
 
+    @property
+    def titles(self) -> str:
+        """The sources as a sentence names them: "Bamboo", "Bamboo and the deployments file"."""
+        return " and ".join(s.title for s in self.sources) or "the sources"
+
     def poll(self) -> bool:
-        """Read Bamboo and recompute; on failure keep the last good state and remember the error."""
+        """Read every source and recompute; a source that fails keeps its last good part of the state."""
         now = self.clock()
-        try:
-            self.state = self.source.poll(
-                self.state, tz=self.tz, days=self.days, tracking_start=self.cfg.tracking_start, now=now
-            )
-            self.error = None
-            ok = True
-        except SourceError as e:
-            self.error = str(e)
-            log.error("%s; keeping the last good number", e)
-            ok = False
+        rules = PollRules(tz=self.tz, days=self.days, tracking_start=self.cfg.tracking_start, now=now)
+        sources = dict(self.state.sources)
+        errors: list[str] = []
+        notes: list[str] = []
+        self.clock_error = clock_problem(now, None, "")
+        for source in self.sources if self.clock_error is None else []:
+            st = self.state.source(source.name, self.fingerprints[source.name])
+            try:
+                outcome = reader.poll(source, st, rules, self.relisting)
+            except SourceError as e:
+                errors.append(self._problem(source.name, str(e)))
+                continue
+            except Exception as e:  # an answer no check foresaw, or a bug: one line, the last good number stays
+                log.debug("reading %s failed", source.label, exc_info=True)
+                text = f"{source.label} could not be read ({type(e).__name__}: {str(e)[:200]})"
+                errors.append(self._problem(source.name, text))
+                continue
+            sources[source.name] = outcome.state
+            notes += [f"{source.label}: {line}" for line in outcome.skipped]
+            self._problem(source.name, "; ".join(outcome.skipped) or None, warning=True)
+            if not self.clock_error:
+                seen = source.server_time
+                self.clock_error = clock_problem(now, seen, source.label) if seen is not None else None
+        if self.clock_error is not None:
+            self._problem("clock", self.clock_error)
+        else:
+            self._problem("clock", None)
+            self.state = replace(self.state, sources=sources)
+        self.error = "; ".join([e for e in [self.clock_error] if e] + errors + notes) or None
         self.polled = True
         self.refresh(now)
-        return ok
+        return not errors and self.clock_error is None
+
+    def _problem(self, key: str, text: str | None, warning: bool = False) -> str:
+        """Log a problem once while it lasts, and once when it is over."""
+        before = self._logged.get(key)
+        if text is not None and text != before:
+            if warning:
+                log.warning("%s", text)
+            else:
+                log.error("%s; keeping the last good number", text)
+            self._logged[key] = text
+        elif text is None and before is not None:
+            del self._logged[key]
+            log.info("%s: fine again", key if key == "clock" else next(
+                (s.label for s in self.sources if s.name == key), key))  # fmt: skip
+        return text or ""
 
     def refresh(self, now: datetime | None = None) -> None:
         """Recompute the number from the state and today's local date (it changes at local midnight)."""
         now = now or self.clock()
-        best = self.state.best
-        c = count(best, self.state.history_start, self.cfg.tracking_start, now.astimezone(self.tz).date())
+        if self.clock_error is None and (wrong := clock_problem(now, None, "")) is not None:
+            self.clock_error = wrong
+            self.error = wrong
+        if self.clock_error is not None:  # "today" cannot be trusted: keep what was computed from a sane clock
+            c = self.count
+        else:
+            c = count(
+                self.state.best, self.state.history_start, self.cfg.tracking_start, now.astimezone(self.tz).date()
+            )
         error = self.error
         if c is None and error is None:
             error = "no production deployment found yet, and no tracking_start configured"
-        payload = state_payload(c, self.tz, now, self.source.name, error)
+        payload = state_payload(c, self.tz, now, self.cfg.source, error)
         messages = [(self.topics.status, ONLINE)]
         if c is not None:
             messages.append((self.topics.weeks, encode_weeks(c.weeks)))
@@ -102,15 +156,24 @@ class Publisher:
             for d in publisher_discovery(self.topics, self.cfg.discovery_prefix)
         ]
 
-    def save(self) -> None:
+    def cancel(self) -> None:
+        """Make a poll in progress end soon (from a signal handler: no locks)."""
+        for source in self.sources:
+            source.cancel()
+
+    def save(self) -> str | None:
+        """Save the state; on failure the sentence that says why (also logged), else None."""
         try:
             state_store.save(self.cfg.state_file, self.state)
         except OSError as e:
-            log.error(
-                "cannot save the state file %s (%s): check state_file and its folder's permissions",
-                self.cfg.state_file,
-                e.strerror,
+            text = (
+                f"cannot save the state file {self.cfg.state_file} ({e.strerror}): check state_file and its "
+                "folder's permissions"
             )
+            self._problem("state_file", text, warning=True)
+            return text
+        self._problem("state_file", None)
+        return None
 
 
 def publish(link: MqttLink, pub: Publisher, with_discovery: bool = False) -> None:
@@ -151,12 +214,15 @@ def next_wake(pub: Publisher, ok: bool) -> float:
 
 
 def wait_for_news(pub: Publisher, stop: threading.Event, seconds: float) -> None:
-    """Sleep until the next poll is due, waking early when the source says it changed (a written file)."""
+    """Sleep until the next poll is due, waking early when a source says it changed (a written file)."""
     deadline = time.monotonic() + seconds
-    step = pub.source.watch
+    steps = [s.watch for s in pub.sources if s.watch]
+    step = min(steps) if steps else None
     while not stop.is_set():
         left = deadline - time.monotonic()
-        if left <= 0 or stop.wait(min(left, step) if step else left) or (step and pub.source.changed()):
+        if left <= 0 or stop.wait(min(left, step) if step else left):
+            return
+        if step and any(s.changed() for s in pub.sources if s.watch):
             return
 
 
@@ -166,8 +232,9 @@ def run_forever(pub: Publisher, link: MqttLink, stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             ok = pub.poll()
-            if ok:
-                pub.save()
+            if stop.is_set():  # stopped in the middle of a poll: what it read is incomplete, keep the last state
+                break
+            pub.save()
             publish(link, pub)
             wait_for_news(pub, stop, next_wake(pub, ok))
     finally:

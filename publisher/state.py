@@ -1,7 +1,10 @@
 """What the publisher remembers between polls and restarts, saved atomically.
 
-The best Friday deployment ever seen is kept so that Bamboo expiring old results, a restart or an outage
-never makes the number jump; per-environment frontiers keep steady polls from re-reading history.
+Per source: the best Friday deployment ever seen (so that expiring history, a restart or an outage never make
+the number jump), the history start, and per-environment frontiers that keep steady polls from re-reading
+history. Each source's part carries the fingerprint of the config keys that shape it: changing one source's
+settings rebuilds only that source. The file is input like any other: anything implausible is one log line
+and a rebuild, never a crash.
 """
 
 from __future__ import annotations
@@ -13,101 +16,209 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from common.files import write_atomically
-from publisher.deployment import Deployment
-from publisher.friday import FridayDeploy
+from common.files import remove_stale_temp_files, write_atomically
+from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING, Deployment, ResultId
+from publisher.friday import FridayDeploy, later
 from publisher.scan import Frontier
+from publisher.source import EnvInfo
 
 log = logging.getLogger("fdc.state")
-FORMAT = 1
-
-
-@dataclass(frozen=True)
-class EnvInfo:
-    """A matched production environment; keyed by id, so renames do not lose it."""
-
-    id: int
-    project: str
-    name: str
+FORMAT = 2
+MAX_BYTES = 64 * 1024 * 1024  # far beyond any real state; a bigger file is not ours
+_V1_LIFECYCLE = {"FINISHED": RAN, "IN_PROGRESS": RUNNING, "PENDING": WAITING, "QUEUED": WAITING, "NOT_BUILT": NOT_RUN}
 
 
 @dataclass
-class State:
-    fingerprint: str  # the config that shapes the answer; a different one means rebuild from the source
+class SourceState:
+    fingerprint: str  # the source's config keys that shape its part; a different one means rebuild it
     best: FridayDeploy | None = None
     history_start: date | None = None
-    environments: dict[int, EnvInfo] = field(default_factory=dict)
-    frontiers: dict[int, Frontier] = field(default_factory=dict)
-    discovered_at: datetime | None = None
+    environments: dict[str, EnvInfo] = field(default_factory=dict)
+    frontiers: dict[str, Frontier] = field(default_factory=dict)
+    markers: dict[str, ResultId] = field(default_factory=dict)  # newest result marker at the last read
+    discovered_at: datetime | None = None  # wall clock of the last environment listing (saved for --once)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": FORMAT,
             "fingerprint": self.fingerprint,
-            "best": None
-            if self.best is None
-            else {"friday": self.best.friday.isoformat(), "deployment": self.best.deployment.to_dict()},
+            "best": None if self.best is None else _best_json(self.best),
             "history_start": self.history_start.isoformat() if self.history_start else None,
             "environments": {
-                str(e.id): {
+                key: {
                     "project": e.project,
                     "name": e.name,
-                    "frontier": _frontier_json(self.frontiers.get(e.id)),
+                    "frontier": _frontier_json(self.frontiers.get(key)),
+                    "marker": self.markers.get(key),
                 }
-                for e in self.environments.values()
+                for key, e in self.environments.items()
             },
             "discovered_at": self.discovered_at.isoformat() if self.discovered_at else None,
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> State:
-        if d.get("format") != FORMAT:
-            raise ValueError(f"unknown state format {d.get('format')!r}")
-        best = d.get("best")
-        envs: dict[int, EnvInfo] = {}
-        frontiers: dict[int, Frontier] = {}
-        for key, e in (d.get("environments") or {}).items():
-            env_id = int(key)
-            envs[env_id] = EnvInfo(env_id, str(e["project"]), str(e["name"]))
+    def from_json(cls, d: dict[str, Any]) -> SourceState:
+        envs: dict[str, EnvInfo] = {}
+        frontiers: dict[str, Frontier] = {}
+        markers: dict[str, ResultId] = {}
+        listed = d.get("environments", {})
+        if not isinstance(listed, dict):
+            raise ValueError("environments is not a mapping")
+        for key, e in listed.items():
+            envs[key] = EnvInfo(key, _text(e["project"]), _text(e["name"]))
             if f := e.get("frontier"):
-                frontiers[env_id] = Frontier(int(f["result_id"]), datetime.fromisoformat(f["started"]))
+                frontiers[key] = Frontier(_result_id(f["result_id"]), _aware(f["started"]))
+            if e.get("marker") is not None:
+                markers[key] = _result_id(e["marker"])
+        best = d.get("best")
         return cls(
-            fingerprint=str(d["fingerprint"]),
-            best=None
-            if not best
-            else FridayDeploy(date.fromisoformat(best["friday"]), Deployment.from_dict(best["deployment"])),
+            fingerprint=_text(d["fingerprint"]),
+            best=None if not best else FridayDeploy(date.fromisoformat(best["friday"]), _deployment(best)),
             history_start=date.fromisoformat(d["history_start"]) if d.get("history_start") else None,
             environments=envs,
             frontiers=frontiers,
-            discovered_at=datetime.fromisoformat(d["discovered_at"]) if d.get("discovered_at") else None,
+            markers=markers,
+            discovered_at=_aware(d["discovered_at"]) if d.get("discovered_at") else None,
         )
+
+
+@dataclass
+class State:
+    fingerprint: str  # what shapes every source's answer alike: timezone, days, tracking_start
+    sources: dict[str, SourceState] = field(default_factory=dict)
+
+    @property
+    def best(self) -> FridayDeploy | None:
+        best = None
+        for s in self.sources.values():
+            best = later(best, s.best)
+        return best
+
+    @property
+    def history_start(self) -> date | None:
+        return min((s.history_start for s in self.sources.values() if s.history_start), default=None)
+
+    def source(self, name: str, fingerprint: str) -> SourceState:
+        """This source's part; a fresh one when it has none yet."""
+        return self.sources.get(name) or SourceState(fingerprint)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "fingerprint": self.fingerprint,
+            "sources": {name: s.to_json() for name, s in self.sources.items()},
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> State:
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ValueError(f"unknown state format {d.get('format') if isinstance(d, dict) else None!r}")
+        sources = d.get("sources") or {}
+        if not isinstance(sources, dict):
+            raise ValueError("sources is not a mapping")
+        return cls(_text(d["fingerprint"]), {_text(k): SourceState.from_json(v) for k, v in sources.items()})
+
+
+def _best_json(best: FridayDeploy) -> dict[str, Any]:
+    return {"friday": best.friday.isoformat(), "deployment": best.deployment.to_dict()}
+
+
+def _deployment(best: dict[str, Any]) -> Deployment:
+    return Deployment.from_dict(best["deployment"])
 
 
 def _frontier_json(f: Frontier | None) -> dict[str, Any] | None:
     return None if f is None else {"result_id": f.result_id, "started": f.started.isoformat()}
 
 
-def load(path: Path, fingerprint: str) -> State:
-    """The saved state, or a fresh one (with one log line) when it is missing, unreadable or for another config."""
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _result_id(value: Any) -> ResultId:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"a result id of {type(value).__name__}")
+    return value
+
+
+def _aware(value: Any) -> datetime:
+    moment = datetime.fromisoformat(_text(value))
+    if moment.tzinfo is None:
+        raise ValueError("a time without an offset")
+    return moment
+
+
+def _from_v1(d: dict[str, Any], name: str, fingerprint: str, source_fingerprint: str) -> State:
+    """Format 1 (one Bamboo or file source, Bamboo's words) → format 2, keeping the best Friday and frontiers."""
+    envs = {}
+    for key, e in (d.get("environments") or {}).items():
+        envs[str(int(key))] = {"project": e["project"], "name": e["name"], "frontier": e.get("frontier")}
+    best = d.get("best")
+    if best:
+        old = best["deployment"]
+        dep = {k: v for k, v in old.items() if k != "environment_id"}
+        dep.update(
+            source=name, environment_key=str(int(old["environment_id"])), lifecycle=_V1_LIFECYCLE[old["lifecycle"]]
+        )
+        best = {"friday": best["friday"], "deployment": dep}
+    part = {"fingerprint": source_fingerprint, "best": best, "history_start": d.get("history_start"),
+            "environments": envs, "discovered_at": d.get("discovered_at")}  # fmt: skip
+    return State(fingerprint, {name: SourceState.from_json(part)})
+
+
+def load(path: Path, fingerprint: str, sources: dict[str, str], legacy: tuple[str, str] | None = None) -> State:
+    """The saved state; parts for another config are dropped (with one log line each), a bad file is rebuilt.
+
+    `sources` maps each configured source to its fingerprint; `legacy` is (source, format-1 fingerprint) of
+    the one-source config a format-1 file was written for.
+    """
+    remove_stale_temp_files(path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         log.info("no state file at %s yet: reading the whole history", path)
         return State(fingerprint)
     except OSError as e:
-        log.warning("cannot read the state file %s (%s): rebuilding it from the source", path, e.strerror)
+        log.warning("cannot read the state file %s (%s): rebuilding it from the sources", path, e.strerror)
         return State(fingerprint)
     try:
-        state = State.from_json(json.loads(raw))
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        log.warning("the state file %s is corrupt (%s): rebuilding it from the source", path, e)
+        if len(raw) > MAX_BYTES:
+            raise ValueError(f"larger than {MAX_BYTES // 1024 // 1024} MiB")
+        data = json.loads(raw)
+        if isinstance(data, dict) and data.get("format") == 1 and legacy is not None:
+            name = legacy[0]
+            if data.get("fingerprint") != legacy[1] or name not in sources:
+                raise _Other()
+            state = _from_v1(data, name, fingerprint, sources[name])
+        else:
+            state = State.from_json(data)
+    except _Other:
+        log.info("the configuration that shapes the number changed since %s was saved: rebuilding", path)
+        return State(fingerprint)
+    except Exception as e:  # RecursionError, OverflowError, KeyError…: whatever is in it, it is not a state
+        log.warning("the state file %s is corrupt (%s): rebuilding it from the sources", path, _short(e))
         return State(fingerprint)
     if state.fingerprint != fingerprint:
-        log.info(
-            "the configuration that shapes the number changed since %s was saved: rebuilding from the source", path
-        )
+        log.info("the timezone, days or tracking_start changed since %s was saved: rebuilding", path)
         return State(fingerprint)
+    for name in list(state.sources):
+        if name not in sources:
+            del state.sources[name]
+        elif state.sources[name].fingerprint != sources[name]:
+            log.info("the %s: settings that shape the number changed since %s was saved: rebuilding it", name, path)
+            del state.sources[name]
     return state
+
+
+class _Other(Exception):
+    """A format-1 file written for another configuration."""
+
+
+def _short(e: Exception) -> str:
+    text = str(e) if not isinstance(e, RecursionError) else "nested too deeply"
+    return (text or type(e).__name__)[:200]
 
 
 def save(path: Path, state: State) -> None:

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +79,7 @@ class BambooSim:
         self.html_login = False
         self.raw: dict[str, Any] = {}  # route → JSON body served as is (e.g. a real captured response)
         self.requests: Counter[str] = Counter()
+        self.now: Callable[[], datetime] | None = None  # the server's clock for its Date header (None: real)
         self.bytes_sent = 0
         self._next_id = 1000
         self._lock = threading.Lock()
@@ -305,6 +307,11 @@ class BambooSim:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                if sim.now is None or timestamp is not None:
+                    return super().date_time_string(timestamp)
+                return super().date_time_string(sim.now().timestamp())
 
             def do_GET(self) -> None:
                 sim._handle(self, "GET")

@@ -6,7 +6,7 @@ from datetime import datetime
 from itertools import count
 from zoneinfo import ZoneInfo
 
-from publisher.deployment import FINISHED, IN_PROGRESS, Deployment
+from publisher.deployment import RAN, RUNNING, Deployment
 
 _ids = count(1)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -25,18 +25,20 @@ def dep(
     *,
     lifecycle: str | None = None,
     state: str = "SUCCESS",
-    env: int = 1,
+    env: int | str = 1,
     version: str = "release-1",
     result_id: int | None = None,
+    source: str = "bamboo",
 ) -> Deployment:
     return Deployment(
+        source=source,
         result_id=result_id if result_id is not None else next(_ids),
-        environment_id=env,
+        environment_key=str(env),
         project="Payments",
         environment="Production",
         version=version,
         state=state,
-        lifecycle=lifecycle or (FINISHED if finished is not None else IN_PROGRESS),
+        lifecycle=lifecycle or (RAN if finished is not None else RUNNING),
         started=started,
         finished=finished,
     )

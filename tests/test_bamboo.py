@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from urllib3.util.retry import Retry
 
-from publisher.bamboo import BambooAuth, BambooClient, BambooError, make_retry
-from publisher.state import EnvInfo
+from publisher.deployment import RUNNING
+from publisher.http import make_retry
+from publisher.source import EnvInfo
+from publisher.sources.bamboo.api import BambooAuth, BambooClient, BambooError
 from tests.bamboo_sim import BambooSim
 from tests.conftest import SAMPLES
 
@@ -40,9 +42,9 @@ def test_environments_and_latest(sim: BambooSim) -> None:
     staging = sim.add_env("Payments", "Staging")
     other = sim.add_env("Website", "production")
     c = client(sim)
-    envs = {e.id: e for e in c.environments()}
-    assert envs[prod] == EnvInfo(prod, "Payments", "Production")
-    assert envs[other] == EnvInfo(other, "Website", "production") and staging in envs
+    envs = {int(e.key): e for e in c.environments()}
+    assert envs[prod] == EnvInfo(str(prod), "Payments", "Production")
+    assert envs[other] == EnvInfo(str(other), "Website", "production") and staging in envs
     latest = c.latest([prod, staging, other])
     assert latest == {prod: sim.envs[prod].results[0].id, staging: None, other: None}
     assert sim.requests["POST /rest/api/latest/deploy/dashboard/status"] == 1
@@ -67,7 +69,7 @@ def test_paging_reads_everything_newest_first(wire: str) -> None:
     try:
         env, ids = fill(sim, 30)
         c = BambooClient(sim.url, BambooAuth(token="t"))
-        pages = list(c.results(EnvInfo(env, "Payments", "Production"), iter([10] * 20)))
+        pages = list(c.results(EnvInfo(str(env), "Payments", "Production"), iter([10] * 20)))
         got = [d.result_id for p in pages for d in p]
         assert got == ids  # fill() deploys newest first
         assert all(d.finished is not None and d.state == "SUCCESS" for p in pages for d in p)
@@ -78,8 +80,8 @@ def test_paging_reads_everything_newest_first(wire: str) -> None:
 def test_running_result_has_no_finish(sim: BambooSim) -> None:
     env = sim.add_env("Payments", "Production")
     sim.deploy(env, T0)  # no finishedDate on the wire
-    (page,) = list(client(sim).results(EnvInfo(env, "Payments", "Production"), iter([25])))
-    assert page[0].finished is None and page[0].lifecycle == "IN_PROGRESS" and page[0].ran
+    (page,) = list(client(sim).results(EnvInfo(str(env), "Payments", "Production"), iter([25])))
+    assert page[0].finished is None and page[0].lifecycle == RUNNING and page[0].ran
 
 
 def test_basic_auth() -> None:
@@ -140,7 +142,7 @@ def test_html_login_page_is_not_a_json_traceback(sim: BambooSim) -> None:
     with pytest.raises(BambooError) as e:
         client(sim).environments()
     msg = str(e.value)
-    assert "answered the list of deployment projects with HTTP 200 and text/html instead of JSON" in msg
+    assert "answered the list of deployment projects with an HTML page (HTTP 200) instead of JSON" in msg
     assert "login page" in msg and "JSONDecodeError" not in msg
 
 
@@ -149,10 +151,10 @@ def test_403_and_404_name_the_environment(sim: BambooSim) -> None:
     c = client(sim)
     sim.fail_next(403)
     with pytest.raises(BambooError) as e:
-        list(c.results(EnvInfo(env, "Payments", "Production"), iter([25])))
+        list(c.results(EnvInfo(str(env), "Payments", "Production"), iter([25])))
     assert f"view the results of environment 'Production' (id {env}) of project 'Payments' (HTTP 403)" in str(e.value)
     with pytest.raises(BambooError) as e:
-        list(c.results(EnvInfo(424242, "Gone", "Production"), iter([25])))
+        list(c.results(EnvInfo(str(424242), "Gone", "Production"), iter([25])))
     assert "does not know the results of environment 'Production' (id 424242)" in str(e.value)
 
 
@@ -186,12 +188,12 @@ def test_real_project_lists_parse_over_http(sim: BambooSim, name: str) -> None:
     sim.raw["deploy/project/all"] = body
     envs = client(sim).environments()
     expected = [(int(e["id"]), p["name"], e["name"]) for p in body for e in p["environments"]]
-    assert [(e.id, e.project, e.name) for e in envs] == expected and expected
+    assert [(int(e.key), e.project, e.name) for e in envs] == expected and expected
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"Bamboo samples not found at {SAMPLES}")
 def test_real_results_page_parses_over_http(sim: BambooSim) -> None:
     items = json.loads((SAMPLES / "deploy_environment_results.items.devlake-2023.json").read_text())
     sim.raw["deploy/environment/42/results"] = {"size": 6, "start-index": 0, "max-result": 25, "results": items}
-    (page,) = list(client(sim).results(EnvInfo(42, "P", "Production"), iter([25])))
+    (page,) = list(client(sim).results(EnvInfo(str(42), "P", "Production"), iter([25])))
     assert [d.result_id for d in page] == [i["id"] for i in items]

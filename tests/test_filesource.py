@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from publisher.deployment import FINISHED, IN_PROGRESS
-from publisher.filesource import FileSource, parse
+from publisher.deployment import RAN, RUNNING
 from publisher.friday import weekday_numbers
+from publisher.reader import PollRules, Relisting, poll
 from publisher.source import SourceError
-from publisher.state import State
+from publisher.sources.file import FileSource, parse
+from publisher.state import SourceState
 from tests.factories import BERLIN, at
 from tests.run_fdc import fdc_command
 
@@ -46,10 +47,10 @@ YAML = """\
 def test_yaml_parses_with_local_times_and_running_deployments() -> None:
     deps = parse(YAML, "d.yaml", BERLIN)
     assert [d.version for d in deps] == ["release-42", "release-43", "release-44", "web-9"]
-    assert deps[0].started == at("2026-11-06 16:42:10") and deps[0].lifecycle == FINISHED
+    assert deps[0].started == at("2026-11-06 16:42:10") and deps[0].lifecycle == RAN
     assert deps[1].started == at("2026-11-19 09:00") and deps[1].finished == at("2026-11-19 09:10")
     assert deps[1].state == "FAILED"
-    assert deps[3].finished is None and deps[3].lifecycle == IN_PROGRESS
+    assert deps[3].finished is None and deps[3].lifecycle == RUNNING
     assert len({d.result_id for d in deps}) == 4
     assert parse(YAML, "d.yaml", BERLIN)[0].result_id == deps[0].result_id  # stable across re-reads
 
@@ -66,18 +67,18 @@ def test_json_form() -> None:
     ("text", "message"),
     [
         ("- project: P\n  environment: Production\n  started: yesterday\n",
-         "d.yaml line 1: not a date: 'yesterday'"),
+         "d.yaml line 3: started: not a time: 'yesterday'"),
         ("- project: P\n  environment: Production\n  started: 2026-11-13 10:00\n"
          "- project: P\n  environment: Production\n  finshed: 2026-11-13 10:00\n  started: 2026-11-13 10:00\n",
-         "d.yaml line 4: unknown key 'finshed' (known: environment, finished, id, project, started, state, url, "
+         "d.yaml line 6: unknown key 'finshed' (known: environment, finished, id, project, started, state, url, "
          "version)"),
         ("- project: P\n  started: 2026-11-13 10:00\n", "d.yaml line 1: 'environment' is missing"),
         ("- project: P\n  environment: E\n  started: 2026-11-13\n",
-         "d.yaml line 1: 2026-11-13 has no time of day: write e.g. '2026-11-13 16:42'"),
+         "d.yaml line 3: started: 2026-11-13 has no time of day: write e.g. '2026-11-13 16:42'"),
         ("- project: P\n  environment: E\n  started: 2026-11-13 10:00\n  finished: 2026-11-13 09:00\n",
-         "d.yaml line 1: finished is before started"),
+         "d.yaml line 4: finished is before started"),
         ("- project: P\n  environment: E\n  started: 2026-11-13 10:00\n  state: GREAT\n",
-         "d.yaml line 1: unknown deploymentState 'GREAT'"),
+         "d.yaml line 4: state: unknown state 'GREAT'"),
         ("- project: [P\n", "d.yaml line 2: not valid JSON or YAML"),
         ('[{"project": "P",\n "environment": "E"\n "started": "2026-11-13 10:00"}]', "d.yaml line 3: not valid JSON"),
         ("project: P\n", "d.yaml: expected a list of deployments (or `deployments:` with a list)"),
@@ -89,27 +90,48 @@ def test_errors_name_the_line(text: str, message: str) -> None:
     assert str(e.value).startswith(message), str(e.value)
 
 
+def read(src: FileSource, st: SourceState, now: datetime) -> SourceState:
+    rules = PollRules(tz=BERLIN, days=weekday_numbers(["friday"]), tracking_start=None, now=now)
+    return poll(src, st, rules, Relisting()).state
+
+
 def test_poll_finds_the_friday_and_rereads_on_change(tmp_path: Path) -> None:
     path = tmp_path / "deployments.yaml"
     path.write_text(YAML)
-    src = FileSource(path, (".*",), ("production",))
+    src = FileSource(path, (".*",), ("production",), BERLIN)
     assert src.changed()
-    kw = {"tz": BERLIN, "days": weekday_numbers(["friday"]), "tracking_start": None}
-    s = src.poll(State("fp"), now=at("2026-11-26 09:00"), **kw)  # type: ignore[arg-type]
+    s = read(src, SourceState("fp"), at("2026-11-26 09:00"))
     assert s.best is not None and s.best.deployment.version == "release-42" and s.best.friday == date(2026, 11, 6)
     assert s.history_start == date(2026, 11, 6) and not src.changed()
     # web-9 is still running: it touches Friday the 27th once that day starts
-    s = src.poll(s, now=at("2026-11-27 00:30"), **kw)  # type: ignore[arg-type]
+    s = read(src, s, at("2026-11-27 00:30"))
     assert s.best is not None and s.best.deployment.version == "web-9"
     path.write_text(YAML + "- {project: API, environment: Production, started: 2026-11-27 11:00}\n")
     os.utime(path, ns=(1, 1))  # a different mtime even on coarse clocks
     assert src.changed()
+    s = read(src, s, at("2026-11-27 12:00"))
+    assert s.best is not None and s.best.deployment.project == "API"
+
+
+def test_an_edit_anywhere_in_the_file_is_read(tmp_path: Path) -> None:
+    """A file is not an append-only log: an older entry edited into a Friday deployment counts."""
+    path = tmp_path / "deployments.yaml"
+    path.write_text(YAML)
+    src = FileSource(path, (".*",), ("production",), BERLIN)
+    s = read(src, SourceState("fp"), at("2026-11-26 09:00"))
+    path.write_text(
+        YAML.replace('started: "2026-11-19 09:00"', 'started: "2026-11-20 09:00"').replace(
+            'finished: "2026-11-19T09:10:00"', 'finished: "2026-11-20T09:10:00"'
+        )
+    )
+    s = read(src, s, at("2026-11-26 09:05"))
+    assert s.best is not None and s.best.deployment.version == "release-43" and s.best.friday == date(2026, 11, 20)
 
 
 def test_missing_file_is_a_sentence(tmp_path: Path) -> None:
-    src = FileSource(tmp_path / "nope.yaml", (".*",), ("production",))
+    src = FileSource(tmp_path / "nope.yaml", (".*",), ("production",), BERLIN)
     with pytest.raises(SourceError, match=r"nope.yaml does not exist: check file.path"):
-        src.poll(State("fp"), tz=BERLIN, days=frozenset({4}), tracking_start=None, now=at("2026-11-26 09:00"))
+        read(src, SourceState("fp"), at("2026-11-26 09:00"))
 
 
 def test_publisher_with_a_file_source(tmp_path: Path) -> None:
@@ -125,13 +147,12 @@ def test_publisher_with_a_file_source(tmp_path: Path) -> None:
     bad = tmp_path / "history.yaml"
     bad.write_text("- project: P\n  environment: Production\n  started: someday\n")
     r = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 3 and f"{bad} line 1: not a date: 'someday'" in r.stdout + r.stderr
+    assert r.returncode == 3 and f"{bad} line 3: started: not a time: 'someday'" in r.stdout + r.stderr
 
 
 def test_the_shipped_example_parses() -> None:
     path = Path(__file__).resolve().parents[1] / "examples" / "deployments.yaml"
-    src = FileSource(path, (".*",), ("production",))
-    s = src.poll(State("fp"), tz=BERLIN, days=weekday_numbers(["friday"]), tracking_start=None,
-                 now=at("2026-11-26 09:00"))  # fmt: skip
+    src = FileSource(path, (".*",), ("production",), BERLIN)
+    s = read(src, SourceState("fp"), at("2026-11-26 09:00"))
     assert s.best is not None and s.best.friday == date(2026, 10, 30)
     assert s.best.deployment.version.endswith("-hotfix")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher.deployment import FINISHED, NOT_BUILT, PENDING, QUEUED
+from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING
 from publisher.friday import (
     FridayDeploy,
     count,
@@ -62,12 +62,11 @@ def test_running_deployment_counts_up_to_now() -> None:
 
 
 @pytest.mark.parametrize(("lifecycle", "state", "counts"), [
-    (FINISHED, "FAILED", True),
-    (FINISHED, "UNKNOWN", True),
-    ("IN_PROGRESS", "UNKNOWN", True),
-    (NOT_BUILT, "FAILED", False),
-    (QUEUED, "UNKNOWN", False),
-    (PENDING, "UNKNOWN", False),
+    (RAN, "FAILED", True),
+    (RAN, "UNKNOWN", True),
+    (RUNNING, "UNKNOWN", True),
+    (NOT_RUN, "FAILED", False),
+    (WAITING, "UNKNOWN", False),
 ])  # fmt: skip
 def test_which_results_count(lifecycle: str, state: str, counts: bool) -> None:
     d = dep(at("2026-11-06 10:00"), at("2026-11-06 10:05"), lifecycle=lifecycle, state=state)

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from publisher import state as store
-from publisher.bamboo import BambooAuth, BambooClient, BambooError, make_retry
 from publisher.friday import count, weekday_numbers
-from publisher.poll import poll
-from publisher.state import State
+from publisher.http import make_retry
+from publisher.reader import PollRules, Relisting, poll
+from publisher.source import SourceError
+from publisher.sources.bamboo import BambooSource
+from publisher.sources.bamboo.api import BambooAuth, BambooClient, BambooError
+from publisher.state import SourceState, State
 from tests.bamboo_sim import BambooSim
 from tests.factories import BERLIN, at
 
@@ -41,13 +44,21 @@ class World:
             self.web, at("2026-11-13 16:42"), at("2026-11-13 16:51"), version="web-7"
         )  # ... but one
         sim.deploy(self.staging, at("2026-11-20 10:00"), at("2026-11-20 10:05"))  # staging does not count
-        self.state = State("fp")
+        self.source = BambooSource(self.client, (".*",), ("production",))
+        self.state = SourceState("fp")
+        self.mono = 0.0  # the monotonic clock: follows `now` unless a test steps the wall clock
+        self.relisting = Relisting(clock=lambda: self.mono)
 
-    def poll(self, now: datetime, tracking_start: date | None = None, days: tuple[str, ...] = ("friday",)) -> State:
-        days_ = weekday_numbers(list(days))
-        self.state = poll(self.client, self.state, tz=BERLIN, days=days_, tracking_start=tracking_start,
-                          projects=(".*",), environments=("production",), now=now)  # fmt: skip
+    def poll(
+        self, now: datetime, tracking_start: date | None = None, days: tuple[str, ...] = ("friday",)
+    ) -> SourceState:
+        self.mono = now.timestamp()
+        rules = PollRules(tz=BERLIN, days=weekday_numbers(list(days)), tracking_start=tracking_start, now=now)
+        self.state = poll(self.source, self.state, rules, self.relisting).state
         return self.state
+
+    def saved(self) -> State:
+        return State("fp", {"bamboo": self.state})
 
     def weeks(self, now: datetime, tracking_start: date | None = None) -> int | None:
         c = count(self.state.best, self.state.history_start, tracking_start, now.date())
@@ -67,7 +78,7 @@ def test_cold_start_finds_the_friday_deployment(world: World) -> None:
     assert s.best is not None and s.best.deployment.result_id == world.friday and s.best.friday == date(2026, 11, 13)
     assert s.best.deployment.version == "web-7" and s.best.deployment.project == "Website"
     assert world.weeks(now) == 1
-    assert set(s.environments) == {world.prod, world.web}  # Staging is not production
+    assert set(s.environments) == {str(world.prod), str(world.web)}  # Staging is not production
     assert world.sim.requests[PROJECTS] == 1 and world.sim.requests[STATUS] == 0  # cold: every env is read anyway
 
 
@@ -113,11 +124,12 @@ def test_expired_history_does_not_change_the_number(world: World, tmp_path: Path
     world.poll(now)
     assert world.weeks(now) == 1
     path = tmp_path / "state.json"
-    store.save(path, world.state)
+    store.save(path, world.saved())
     assert world.sim.expire(before=at("2026-11-20 00:00")) > 0  # Bamboo's expiry deletes the Friday deployment
     world.poll(at("2026-11-26 09:05"))
     assert world.weeks(now) == 1
-    world.state = store.load(path, "fp")  # a restart after expiry
+    world.state = store.load(path, "fp", {"bamboo": "fp"}).sources["bamboo"]  # a restart after expiry
+    world.relisting = Relisting()
     world.poll(at("2026-11-26 09:10"))
     assert world.weeks(now) == 1 and world.state.best is not None
     assert world.state.best.deployment.result_id == world.friday
@@ -162,9 +174,9 @@ def test_failure_leaves_the_state_alone(world: World) -> None:
 
 
 def test_no_matching_environment_is_an_error(world: World) -> None:
-    with pytest.raises(BambooError, match=r"has no environment matching bamboo.environments \['prod-eu'\]"):
-        poll(world.client, State("fp"), tz=BERLIN, days=weekday_numbers(["friday"]), tracking_start=None,
-             projects=(".*",), environments=("prod-eu",), now=at("2026-11-26 09:00"))  # fmt: skip
+    world.source = BambooSource(world.client, (".*",), ("prod-eu",))
+    with pytest.raises(SourceError, match=r"has no environment matching bamboo.environments \['prod-eu'\]"):
+        world.poll(at("2026-11-26 09:00"))
 
 
 def test_new_environments_are_discovered_within_the_hour(world: World) -> None:
@@ -172,20 +184,39 @@ def test_new_environments_are_discovered_within_the_hour(world: World) -> None:
     api = world.sim.add_env("API", "Production")
     rid = world.sim.deploy(api, at("2026-11-26 09:10"), at("2026-11-26 09:20"))
     s = world.poll(at("2026-11-26 09:30"))
-    assert api not in s.environments
+    assert str(api) not in s.environments
     s = world.poll(at("2026-11-26 10:01"))
-    assert api in s.environments and s.best is not None
+    assert str(api) in s.environments and s.best is not None
     assert s.best.deployment.result_id == world.friday  # the new environment's history was read...
-    assert s.frontiers[api].result_id == rid  # ... up to its newest result
+    assert s.frontiers[str(api)].result_id == rid  # ... up to its newest result
+    assert world.sim.requests[PROJECTS] == 2
+
+
+def test_a_wall_clock_that_steps_back_does_not_suspend_relisting(world: World) -> None:
+    world.poll(at("2026-11-26 09:00"))
+    api = world.sim.add_env("API", "Production")
+    world.sim.deploy(api, at("2026-11-26 09:10"), at("2026-11-26 09:20"))
+    world.mono += 3601  # an hour passes on the monotonic clock ...
+    rules = PollRules(tz=BERLIN, days=weekday_numbers(["friday"]), tracking_start=None, now=at("2026-11-12 09:00"))
+    s = poll(world.source, world.state, rules, world.relisting).state  # ... while the wall clock went back 2 weeks
+    assert str(api) in s.environments and world.sim.requests[PROJECTS] == 2
+
+
+def test_a_restart_relists_when_the_saved_listing_is_from_the_future(world: World) -> None:
+    world.poll(at("2026-11-26 09:00"))
+    world.relisting = Relisting()  # a new process: only the saved wall-clock time is known
+    rules = PollRules(tz=BERLIN, days=weekday_numbers(["friday"]), tracking_start=None, now=at("2026-11-12 09:00"))
+    poll(world.source, world.state, rules, world.relisting)
     assert world.sim.requests[PROJECTS] == 2
 
 
 def test_state_round_trips_through_its_file(world: World, tmp_path: Path) -> None:
-    s = world.poll(at("2026-11-26 09:00"))
+    world.poll(at("2026-11-26 09:00"))
     path = tmp_path / "deep" / "state.json"
-    store.save(path, s)
-    assert store.load(path, "fp") == s
-    assert store.load(path, "other-config").best is None  # another config: rebuild
+    store.save(path, world.saved())
+    assert store.load(path, "fp", {"bamboo": "fp"}) == world.saved()
+    assert store.load(path, "other-config", {"bamboo": "fp"}).best is None  # another timezone/days: rebuild
+    assert store.load(path, "fp", {"bamboo": "other"}).best is None  # other Bamboo settings: rebuild that source
 
 
 def test_steady_poll_does_not_grow_with_environments(world: World) -> None:
@@ -201,23 +232,23 @@ def test_steady_poll_does_not_grow_with_environments(world: World) -> None:
 
 def test_corrupt_state_is_rebuilt_with_one_log_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "state.json"
-    path.write_text('{"format": 1, "fingerprint": "fp", "best": {"friday": "not-a-date"')
+    path.write_text('{"format": 2, "fingerprint": "fp", "sources": {"bamboo": {"best": {"friday": "not-a-date"')
     with caplog.at_level("INFO"):
-        s = store.load(path, "fp")
+        s = store.load(path, "fp", {"bamboo": "fp"})
     assert s == State("fp")
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(f"the state file {path} is corrupt (Expecting ',' delimiter")
-    assert line.endswith("): rebuilding it from the source")
+    assert line.endswith("): rebuilding it from the sources")
 
 
 def test_save_is_atomic_and_leaves_no_temp_files(world: World, tmp_path: Path) -> None:
-    s = world.poll(at("2026-11-26 09:00"))
+    world.poll(at("2026-11-26 09:00"))
     path = tmp_path / "state.json"
-    store.save(path, s)
+    store.save(path, world.saved())
     first = path.read_bytes()
     store.save(path, State("fp"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
-    assert path.read_bytes() != first and store.load(path, "fp") == State("fp")
+    assert path.read_bytes() != first and store.load(path, "fp", {"bamboo": "fp"}) == State("fp")
 
 
 def test_cold_start_reads_other_environments_only_back_to_the_friday_found(world: World) -> None:
@@ -233,4 +264,4 @@ def test_cold_start_reads_other_environments_only_back_to_the_friday_found(world
     assert world.weeks(at("2026-11-26 09:00")) == 1
     for env in deep:
         assert world.sim.requests[f"GET /rest/api/latest/deploy/environment/{env}/results"] == 1
-    assert s.frontiers[deep[0]].result_id == world.sim.envs[deep[0]].results[0].id
+    assert s.frontiers[str(deep[0])].result_id == world.sim.envs[deep[0]].results[0].id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -59,8 +60,9 @@ def test_full_contract_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "2026-01-01",
         300,
     )
-    assert c.bamboo_url == "https://bamboo.example.com" and c.bamboo_token == "abc123-secret"
-    assert c.environments == ("production", "prod-.*") and c.timeout == 10
+    b = c.section("bamboo")
+    assert b["url"] == "https://bamboo.example.com" and b["token"] == "abc123-secret"
+    assert b["environments"] == ["production", "prod-.*"] and c.timeout == 10 and c.source == "bamboo"
     assert (c.mqtt.host, c.mqtt.port, c.mqtt.username, c.mqtt.client_id) == ("localhost", 1883, "publisher", "fdc-test")
     assert "abc123-secret" not in repr(c) and "mqtt-secret" not in repr(c)
 
@@ -70,7 +72,8 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     c = load(write(tmp_path, "bamboo: {url: 'http://b:8085', token: t}\n"))
     assert c.timezone == "America/Los_Angeles" and c.timezone_from_machine
     assert c.days == ("friday",) and c.topic_prefix == "friday-deploy" and c.poll_interval == 300
-    assert c.environments == ("production",) and c.projects == (".*",) and c.verify is True
+    b = c.section("bamboo")
+    assert b["environments"] == ["production"] and b["projects"] == [".*"] and b["verify"] is True
     assert c.mqtt.host == "localhost" and c.mqtt.port == 1883 and c.mqtt.client_id.startswith("fdc-publisher-")
     assert c.homeassistant and c.discovery_prefix == "homeassistant" and c.tracking_start is None
 
@@ -79,7 +82,7 @@ def test_environment_secrets_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FDC_BAMBOO_TOKEN", "from-env")
     monkeypatch.setenv("FDC_MQTT_PASSWORD", "mqtt-env")
     c = load(write(tmp_path, "bamboo: {url: 'http://b', token: from-file}\nmqtt: {username: u, password: p}\n"))
-    assert c.bamboo_token == "from-env" and c.mqtt.password == "mqtt-env"
+    assert c.section("bamboo")["token"] == "from-env" and c.mqtt.password == "mqtt-env"
 
 
 def test_unknown_keys_are_typos_with_their_path(tmp_path: Path) -> None:
@@ -108,8 +111,21 @@ def test_unknown_keys_are_typos_with_their_path(tmp_path: Path) -> None:
         ("tracking_start: last year\nbamboo: {url: 'http://b', token: t}\n",
          "tracking_start: 'last year' is not a date: use YYYY-MM-DD"),
         ("timezone: UTC\n",
-         "bamboo: required (or `file:` to read deployments from a JSON/YAML file instead)"),
-        ("file: {path: d.yaml}\nbamboo: {url: 'http://b', token: t}\n", "file: use either bamboo: or file:, not both"),
+         "no source configured: add at least one of `bamboo:`, `file:` (e.g. `bamboo:` with its url and token)"),
+        ("bamboo: {url: 'https://ci:hunter2@b.example', token: t}\n",
+         "bamboo.url: has a username or password in it: remove them from the URL and put the credentials in their "
+         "own keys (or FDC_* environment variables)"),
+        ("bamboo: {url: 'https://ci:hunter2@b', token: t}\n",  # not even a valid host: still not repeated
+         "bamboo.url: has a username or password in it: remove them from the URL and put the credentials in their "
+         "own keys (or FDC_* environment variables)"),
+        ("bamboo: {url: 'https://b.example/rest/api/latest', token: t}\n",
+         "bamboo.url: ends with an API path: remove it, and give the address you open it at, like "
+         "https://bamboo.example.com"),
+        ("bamboo: {url: 'http://b', token: 'abc def'}\n",
+         "bamboo.token: has spaces, line breaks or control characters inside it: paste the value again"),
+        ("timezone: Europe/Berln\nbamboo: {url: 'http://b', token: t}\n",
+         "timezone: unknown timezone 'Europe/Berln' (did you mean 'Europe/Berlin'?): use an IANA name like "
+         "'Europe/Berlin'"),
         ("bamboo: {url: 'http://b'}\n",
          "bamboo: no credentials: set bamboo.token (or FDC_BAMBOO_TOKEN) to a personal access token, "
          "or bamboo.username and bamboo.password"),
@@ -142,3 +158,42 @@ def test_check_config_cli_lists_every_problem_and_exits_2(tmp_path: Path) -> Non
     ok = write(tmp_path, "bamboo: {url: 'http://b', token: t}\n")
     r = subprocess.run(fdc_command("check-config", str(ok)), capture_output=True, text=True)
     assert (r.returncode, r.stdout.strip()) == (0, f"{ok}: valid publisher config")
+
+
+def test_bamboo_and_file_together(tmp_path: Path) -> None:
+    c = load(write(tmp_path, "bamboo: {url: 'http://b', token: t}\nfile: {path: d.yaml}\n"))
+    assert c.source == "bamboo+file" and [name for name, _ in c.sections] == ["bamboo", "file"]
+    assert set(c.source_fingerprints()) == {"bamboo", "file"}
+
+
+def test_a_token_from_the_environment_loses_its_newline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FDC_BAMBOO_TOKEN", "  tok-123\n")
+    c = load(write(tmp_path, "bamboo: {url: 'http://b'}\n"))
+    assert c.section("bamboo")["token"] == "tok-123"
+
+
+def test_a_source_secret_in_the_environment_does_not_configure_that_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FDC_BAMBOO_TOKEN", "tok")
+    c = load(write(tmp_path, "file: {path: d.yaml}\n"))
+    assert c.source == "file"
+
+
+def test_check_config_warns_of_likely_mistakes(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    path = write(
+        tmp_path, f"timezone: CET\nstate_file: {locked}/sub/state.json\nbamboo: {{url: 'http://b', token: t}}\n"
+    )
+    r = subprocess.run(fdc_command("check-config", str(path)), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "timezone: 'CET' is an abbreviation or a fixed offset" in r.stdout + r.stderr
+    if os.geteuid() != 0:  # root can write anywhere
+        assert f"state_file: the folder {locked}/sub cannot be created or written" in r.stdout + r.stderr
+
+
+def test_check_config_never_repeats_credentials_in_a_url(tmp_path: Path) -> None:
+    path = write(tmp_path, "bamboo: {url: 'https://ci:hunter2@bamboo.example.com', token: t}\n")
+    r = subprocess.run(fdc_command("check-config", str(path)), capture_output=True, text=True)
+    assert r.returncode == 2 and "hunter2" not in r.stdout + r.stderr and "bamboo.url" in r.stderr

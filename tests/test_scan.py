@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from publisher.deployment import Deployment
+from publisher.deployment import WAITING, Deployment
 from publisher.friday import weekday_numbers
 from publisher.scan import Frontier, Rules, scan
 from tests.factories import BERLIN, at, dep
@@ -79,7 +79,7 @@ def test_running_result_stays_above_the_frontier_so_it_is_read_again() -> None:
     running = dep(at("2026-11-26 08:00"), result_id=80)  # still running
     s = scan(Pages([running, *history()]), rules(), Frontier(60, at("2026-11-19 10:00")))
     assert s.frontier == Frontier(60, at("2026-11-19 10:00"))
-    queued_then_done = [dep(at("2026-11-26 08:00"), lifecycle="QUEUED", result_id=81), *history()]
+    queued_then_done = [dep(at("2026-11-26 08:00"), lifecycle=WAITING, result_id=81), *history()]
     s = scan(Pages(queued_then_done), rules(), None)
     assert s.frontier == Frontier(60, at("2026-11-19 10:00"))
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from publisher.deployment import FINISHED, IN_PROGRESS, NOT_BUILT
-from publisher.wire import WireError, deployment_state, lifecycle, parse_date, parse_result
+from publisher.deployment import NOT_RUN, RAN, RUNNING
+from publisher.sources.bamboo.wire import WireError, deployment_state, lifecycle, parse_result
+from publisher.times import parse_time as parse_date
 from tests.conftest import SAMPLES
 
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"Bamboo samples not found at {SAMPLES}")
@@ -20,7 +21,7 @@ def sample(name: str) -> Any:
 
 
 def parse(item: dict[str, Any]) -> Any:
-    return parse_result(item, environment_id=7, project="P", environment="Production", base_url="https://b.example")
+    return parse_result(item, env_key="7", project="P", environment="Production", base_url="https://b.example")
 
 
 @needs_samples
@@ -30,7 +31,7 @@ def test_devlake_results_parse_newest_first() -> None:
     assert len(deps) == 6
     assert [d.started for d in deps] == sorted((d.started for d in deps), reverse=True)
     first = deps[0]
-    assert (first.result_id, first.version, first.state, first.lifecycle) == (1540117, "release-3", "SUCCESS", FINISHED)
+    assert (first.result_id, first.version, first.state, first.lifecycle) == (1540117, "release-3", "SUCCESS", RAN)
     assert first.started == datetime.fromtimestamp(1691056147746 / 1000, tz=UTC)
     assert first.url == "https://b.example/deploy/viewDeploymentResult.action?deploymentResultId=1540117"
 
@@ -45,7 +46,7 @@ def test_devlake_results_parse_newest_first() -> None:
 )
 def test_single_items_parse(name: str, state: str, rid: int) -> None:
     d = parse(sample(name))
-    assert (d.result_id, d.state, d.lifecycle) == (rid, state, FINISHED)
+    assert (d.result_id, d.state, d.lifecycle) == (rid, state, RAN)
     assert d.finished is not None and d.finished >= d.started
 
 
@@ -76,7 +77,7 @@ def test_iso_and_display_names_form() -> None:
         "startedDate": "2026-11-06T15:42:10.123Z",
     }
     d = parse(item)
-    assert (d.state, d.lifecycle, d.finished) == ("FAILED", IN_PROGRESS, None)  # no finishedDate: running
+    assert (d.state, d.lifecycle, d.finished) == ("FAILED", RUNNING, None)  # no finishedDate: running
     assert d.started == datetime(2026, 11, 6, 15, 42, 10, 123000, tzinfo=UTC)
     assert d.ran and not d.settled
 
@@ -85,7 +86,7 @@ def test_not_built_and_naive_iso() -> None:
     item = {"id": 6, "deploymentState": "Unknown", "lifeCycleState": "NotBuilt",
             "startedDate": "2026-11-06T15:42:10", "finishedDate": "2026-11-06T15:42:11"}  # fmt: skip
     d = parse(item)
-    assert d.lifecycle == NOT_BUILT and not d.ran and d.settled
+    assert d.lifecycle == NOT_RUN and not d.ran and d.settled
     assert d.started.tzinfo is UTC
 
 
@@ -96,8 +97,28 @@ def test_not_built_and_naive_iso() -> None:
         {"id": 1, "lifeCycleState": "EXPLODED", "startedDate": 1},
         {"id": 1, "lifeCycleState": "FINISHED", "startedDate": "yesterday"},
         {"lifeCycleState": "FINISHED", "startedDate": 1},
+        # hostile shapes: ids that are not positive integers, dates that are no dates, items that are no objects
+        {"id": "123", "lifeCycleState": "FINISHED", "startedDate": 1},
+        {"id": 3.5, "lifeCycleState": "FINISHED", "startedDate": 1},
+        {"id": float("inf"), "lifeCycleState": "FINISHED", "startedDate": 1},  # JSON's 1e400
+        {"id": True, "lifeCycleState": "FINISHED", "startedDate": 1},
+        {"id": -4, "lifeCycleState": "FINISHED", "startedDate": 1},
+        {"id": 2**70, "lifeCycleState": "FINISHED", "startedDate": 1},
+        {"id": 1, "lifeCycleState": "FINISHED", "startedDate": float("inf")},
+        {"id": 1, "lifeCycleState": "FINISHED", "startedDate": float("nan")},
+        {"id": 1, "lifeCycleState": "FINISHED", "startedDate": 1e20},
+        {"id": 1, "lifeCycleState": "FINISHED", "startedDate": "9" * 5000},
+        {"id": 1, "lifeCycleState": ["FINISHED"], "startedDate": 1},
+        {"id": 1, "lifeCycleState": "FINISHED", "startedDate": {"$date": 1}},
+        ["not", "an", "object"],
     ],
 )
-def test_malformed_results_raise_a_wire_error(item: dict[str, Any]) -> None:
-    with pytest.raises(WireError):
+def test_malformed_results_raise_a_wire_error(item: Any) -> None:
+    with pytest.raises(WireError) as e:
         parse(item)
+    assert len(str(e.value)) < 200  # a sentence, not a dump of what was sent
+
+
+def test_year_9999_parses_and_is_left_to_the_plausibility_check() -> None:
+    d = parse({"id": 9, "lifeCycleState": "FINISHED", "startedDate": "9999-12-31T23:00:00Z"})
+    assert d.started.year == 9999
