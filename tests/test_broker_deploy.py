@@ -346,6 +346,10 @@ def test_make_passwords_is_idempotent_and_never_prints_a_password(tmp_path: Path
         (["--delete"], "--delete needs the node_id"),
         (["--delete", "publisher"], "refusing to delete the publisher user"),
         (["--owner"], "--owner needs a user"),
+        (["operator"], "'operator' is the name of a role"),
+        (["lobby", "homeassistant"], "'homeassistant' is the name of a role"),
+        (["office-bridge"], "'office-bridge' is the name of a role"),
+        (["friday-deploy"], "'friday-deploy' is the topic prefix"),
     ],
 )
 def test_make_passwords_explains_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
@@ -358,6 +362,19 @@ def test_make_passwords_explains_bad_arguments(tmp_path: Path, args: list[str], 
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Usage:" in proc.stderr or "error:" in proc.stderr
+
+
+def test_make_passwords_refuses_another_prefix_once_the_acl_has_it(tmp_path: Path) -> None:
+    """The README's `sed` for another topic_prefix; the script then refuses that prefix as a node_id."""
+    shutil.copy(ROOT / "mosquitto" / "acl", tmp_path / "acl")
+    run("sed -i 's|friday-deploy/|my-prefix/|g' acl", tmp_path)
+    env = {**os.environ, "FDC_MOSQUITTO_DIR": str(tmp_path)}
+    script = str(ROOT / "mosquitto" / "make-passwords.sh")
+    proc = subprocess.run([script, "my-prefix"], capture_output=True, text=True, env=env)
+    assert (proc.returncode, proc.stderr.split(":")[0]) == (2, "error")
+    assert "'my-prefix' is the topic prefix" in proc.stderr
+    assert not (tmp_path / "passwd").exists()
+    run([script, "friday-deploy"], tmp_path, env)  # no longer the prefix: an ordinary node_id
 
 
 def test_make_certs_explains_bad_arguments(tmp_path: Path) -> None:
