@@ -186,7 +186,9 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes, *, retain: bool = True, qos: int = 1) -> mqtt.MQTTMessageInfo | None:
         """Publish if connected; while disconnected do nothing (on_connect re-asserts the current values)."""
         if not self.client.is_connected():
+            log.debug("not connected: skipped publishing %s", topic)
             return None
+        log.debug("publish %s (%d bytes%s)", topic, len(payload), ", retained" if retain else "")
         return self.client.publish(topic, payload, qos=qos, retain=retain)
 
     def publish_all(self, messages: Iterable[tuple[str, bytes]], timeout: float = 10.0) -> None:
