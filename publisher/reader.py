@@ -82,7 +82,8 @@ def _read(source: Source, changed: list[EnvInfo], st: SourceState, rules: Rules)
         env.key: Scanner(
             rules,
             st.frontiers.get(env.key) if source.incremental else None,
-            f"environment {env.name!r} of {env.project!r} at {source.label}",
+            source.label,
+            f"environment {env.name!r} of {env.project!r}",
         )
         for env in changed
     }

@@ -55,8 +55,10 @@ class Scanner:
     that ended before that date can change the answer, so reading stops there instead of at the bottom.
     """
 
-    def __init__(self, rules: Rules, known: Frontier | None, what: str = "this environment") -> None:
-        self.rules, self.known, self.what = rules, known, what
+    def __init__(
+        self, rules: Rules, known: Frontier | None, label: str = "the source", what: str = "an environment"
+    ) -> None:
+        self.rules, self.known, self.label, self.what = rules, known, label, what
         self.best: FridayDeploy | None = None
         self.oldest: date | None = None  # local start date of the oldest result that ran, among those read
         self.frontier: Frontier | None = None  # reset by every unsettled result: only older settled ones qualify
@@ -83,7 +85,9 @@ class Scanner:
             self.done = True
             return False
         if all(dep.result_id in self._seen for dep in page):
-            raise SourceError(f"the same page of {self.what} came twice: stopped reading it (a paging bug?)")
+            raise SourceError(
+                f"{self.label} sent the same page of {self.what} twice: stopped reading it (a paging bug?)"
+            )
         rules = self.rules
         for dep in page:
             if dep.result_id in self._seen:  # a new deployment shifted the pages while we read them
@@ -91,7 +95,7 @@ class Scanner:
             self._seen.add(dep.result_id)
             if len(self._seen) > MAX_RESULTS:
                 raise SourceError(
-                    f"{self.what} has more than {MAX_RESULTS:,} results: stopped reading (endless pages?)"
+                    f"{self.label} has more than {MAX_RESULTS:,} results in {self.what}: stopped reading (endless?)"
                 )
             why = implausible(dep, rules.now)
             if why is not None:  # never counted; read again next time, so the report stays until it is fixed

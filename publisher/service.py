@@ -107,8 +107,8 @@ class Publisher:
             self._logged[key] = text
         elif text is None and before is not None:
             del self._logged[key]
-            log.info("%s: fine again", key if key == "clock" else next(
-                (s.label for s in self.sources if s.name == key), key))  # fmt: skip
+            label = next((s.label for s in self.sources if s.name == key), None)
+            log.info("%s", f"{label} answers again" if label else f"the {key.replace('_', ' ')} is fine again")
         return text or ""
 
     def refresh(self, now: datetime | None = None) -> None:
@@ -184,15 +184,19 @@ def publish(link: MqttLink, pub: Publisher, with_discovery: bool = False) -> Non
 
 def make_link(pub: Publisher, announce: bool = True) -> MqttLink:
     """The publisher's MQTT link: last will `offline`; on every connect discovery + states; on HA's birth
-    message (`online` on `<discovery_prefix>/status`) the same again after a random 0-5 s."""
+    message (`online` on `<discovery_prefix>/status`) the same again after a random 0-5 s, once per burst of
+    births, on one thread (common.debounce), however many `online` messages arrive."""
+    from common.debounce import Debouncer
+
     holder: list[MqttLink] = []
+    births = Debouncer(
+        lambda: publish(holder[0], pub, True), lambda: random.uniform(0, HA_RESEND_JITTER), name="ha-birth"
+    )
 
     def on_message(topic: str, payload: bytes, retain: bool) -> None:
         # A retained `online` is replayed news from an earlier HA start, not a restart: connect already announced.
         if topic == pub.ha_status_topic and not retain and decode_status(payload):
-            timer = threading.Timer(random.uniform(0, HA_RESEND_JITTER), publish, (holder[0], pub, True))
-            timer.daemon = True
-            timer.start()
+            births.trigger()
 
     link = MqttLink(
         pub.cfg.mqtt,

@@ -78,6 +78,8 @@ class BambooSim:
         self.faults: list[tuple[int, dict[str, str], bytes]] = []  # served to the next requests, in order
         self.html_login = False
         self.raw: dict[str, Any] = {}  # route → JSON body served as is (e.g. a real captured response)
+        # route → a function that answers on the raw socket itself: hostile bytes, trickles, stalls
+        self.handlers: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
         self.requests: Counter[str] = Counter()
         self.now: Callable[[], datetime] | None = None  # the server's clock for its Date header (None: real)
         self.bytes_sent = 0
@@ -363,6 +365,9 @@ class BambooSim:
                 {"Content-Type": "application/json", "WWW-Authenticate": 'Basic realm="Bamboo"'},
             )
         route = path[len(self.context_path + API) :]
+        if route in self.handlers:
+            h.close_connection = True
+            return self.handlers[route](h)
         q = parse_qs(u.query)
         data: Any = None
         with self._lock:

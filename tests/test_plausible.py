@@ -55,9 +55,11 @@ def test_epoch_seconds_as_milliseconds_do_not_stop_the_read_or_count() -> None:
 
 def test_a_page_that_repeats_stops_the_read() -> None:
     page = [dep(at("2026-11-25 10:00"), at("2026-11-25 10:05"), result_id=i) for i in (3, 2, 1)]
-    scanner = Scanner(RULES, None, "environment 'Production' of 'Payments' at Bamboo at http://b")
+    scanner = Scanner(RULES, None, "Bamboo at http://b", "environment 'Production' of 'Payments'")
     assert scanner.feed(page) is True
-    with pytest.raises(SourceError, match=r"the same page of environment 'Production' .* came twice"):
+    with pytest.raises(
+        SourceError, match=r"^Bamboo at http://b sent the same page of environment 'Production' .* twice"
+    ):
         scanner.feed(list(page))
 
 
