@@ -1,1 +1,1 @@
-"""Publisher: Bamboo → weeks since the last Friday deployment → MQTT."""
+"""Publisher: deployment sources → weeks since the last Friday deployment → MQTT."""

@@ -183,29 +183,26 @@ class PublisherConfig:
         """(source, fingerprint) as the one-source format 1 of the state file had it, to carry such a file over."""
         if len(self.sections) != 1:
             return None
-        name, s = self.sections[0]
-        where = s["url"] if name == "bamboo" else str(_resolve(s["path"], self.config_dir)) if name == "file" else None
-        if where is None:
+        ((spec, s),) = self._specs()
+        if spec.legacy_where is None:
             return None
+        where = spec.legacy_where(s, self._context())
         key = [where, self.timezone, list(self.days), self.tracking_start and self.tracking_start.isoformat()]
         key += [list(s["environments"]), list(s["projects"])]
-        return name, hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+        return spec.name, hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
     def summaries(self) -> list[str]:
         return [spec.summary(section) or spec.name for spec, section in self._specs()]
 
+    def _context(self) -> BuildContext:
+        return BuildContext(self.config_dir, zoneinfo.ZoneInfo(self.timezone))
+
     def make_sources(self) -> list[Source]:
-        ctx = BuildContext(self.config_dir, zoneinfo.ZoneInfo(self.timezone))
-        return [spec.build(section, ctx) for spec, section in self._specs()]
+        return [spec.build(section, self._context()) for spec, section in self._specs()]
 
 
 def _hash(key: list[Any]) -> str:
     return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:16]
-
-
-def _resolve(path: str, config_dir: Path) -> Path:
-    p = Path(os.path.expanduser(path))
-    return p if p.is_absolute() else config_dir / p
 
 
 def load(path: str | Path) -> PublisherConfig:

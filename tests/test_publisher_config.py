@@ -197,3 +197,12 @@ def test_check_config_never_repeats_credentials_in_a_url(tmp_path: Path) -> None
     path = write(tmp_path, "bamboo: {url: 'https://ci:hunter2@bamboo.example.com', token: t}\n")
     r = subprocess.run(fdc_command("check-config", str(path)), capture_output=True, text=True)
     assert r.returncode == 2 and "hunter2" not in r.stdout + r.stderr and "bamboo.url" in r.stderr
+
+
+def test_legacy_fingerprint_is_the_one_version_0_1_wrote(tmp_path: Path) -> None:
+    """So a state file written before sources were pluggable is carried over, not rebuilt."""
+    text = (
+        "timezone: Europe/Berlin\ntracking_start: 2026-01-01\n"
+        "bamboo: {url: 'https://bamboo.example.com', token: t, environments: [production, prod-.*]}\n"
+    )
+    assert load(write(tmp_path, text)).legacy_fingerprint() == ("bamboo", "daf20d6c4ef16fe3")  # from 0.1's code

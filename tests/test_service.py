@@ -188,3 +188,22 @@ def test_an_unforeseen_failure_is_one_line_not_a_crash(
     assert lines == [
         f"Bamboo at {sim.url} could not be read (RuntimeError: a bug nobody foresaw); keeping the last good number"
     ]
+
+
+def test_an_outage_is_one_line_and_its_end_another(
+    tmp_path: Path, sim: BambooSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = sim.add_env("Payments", "Production")
+    sim.deploy(env, at("2026-11-13 10:00"), at("2026-11-13 10:30"))
+    pub = publisher(tmp_path, sim, Clock(at("2026-11-26 09:00")))
+    assert pub.poll() is True
+    sim.fail_next(503, times=5)
+    with caplog.at_level("INFO"):
+        for _ in range(5):
+            assert pub.poll() is False
+        assert pub.poll() is True
+    lines = [r.getMessage() for r in caplog.records if r.name == "fdc.publisher"]
+    assert lines == [
+        f"Bamboo at {sim.url} answered HTTP 503 for the environments' latest results; keeping the last good number",
+        f"Bamboo at {sim.url} answers again",
+    ]

@@ -207,5 +207,6 @@ SPEC = register(
         fingerprint=lambda f: [f["path"], f["environments"], f["projects"]],
         summary=lambda f: f"the deployments file {f['path']} (environments {f['environments']})",
         build=lambda f, ctx: FileSource(_path(f, ctx), tuple(f["projects"]), tuple(f["environments"]), ctx.tz),
+        legacy_where=lambda f, ctx: str(_path(f, ctx)),
     )
 )

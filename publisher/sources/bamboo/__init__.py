@@ -111,5 +111,6 @@ SPEC = register(
         secrets=lambda b: [b.get("token"), b.get("password")],
         summary=lambda b: f"Bamboo at {b['url']} (environments {b['environments']}, projects {b['projects']})",
         build=_build,
+        legacy_where=lambda b, ctx: str(b["url"]),
     )
 )
