@@ -61,6 +61,28 @@ def find_mosquitto() -> str | None:
     return found
 
 
+FALLBACK_ACL = (  # installed from a wheel, without mosquitto/acl: the same rules the demo relies on
+    "pattern read friday-deploy/#\npattern read homeassistant/status\n"
+    "pattern readwrite friday-deploy/displays/%u/#\npattern write homeassistant/+/%u/#\n"
+    "user publisher\ntopic readwrite friday-deploy/weeks\ntopic readwrite friday-deploy/state\n"
+    "topic readwrite friday-deploy/status\ntopic write homeassistant/#\n"
+    "user operator\ntopic write friday-deploy/weeks\n"
+    "user homeassistant\ntopic read homeassistant/#\ntopic write homeassistant/status\n"
+    "topic write friday-deploy/displays/+/brightness/set\n"
+)
+
+
+def write_acl(conf_dir: Path) -> Path:
+    """The project's mosquitto/acl, copied, so both brokers enforce the very same file."""
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    acl = conf_dir / "acl"
+    if (PROJECT_MOSQUITTO / "acl").exists():
+        shutil.copy(PROJECT_MOSQUITTO / "acl", acl)
+    else:
+        acl.write_text(FALLBACK_ACL)
+    return acl
+
+
 def project_config(workdir: Path, port: int, nodes: tuple[str, ...]) -> Path:
     """The project's mosquitto.conf and acl with only paths and the listener rewritten; users with PASSWORD."""
     conf_dir, data = workdir / "mosquitto", workdir / "mosquitto" / "data"
@@ -70,17 +92,10 @@ def project_config(workdir: Path, port: int, nodes: tuple[str, ...]) -> Path:
         text = source.read_text().replace("/mosquitto/config", str(conf_dir)).replace("/mosquitto/data", str(data))
         text = re.sub(r"^listener 1883$", f"listener {port} 127.0.0.1", text, flags=re.M)
         text = re.sub(r"^include_dir .*$", "", text, flags=re.M)
-        shutil.copy(PROJECT_MOSQUITTO / "acl", conf_dir / "acl")
     else:  # installed from a wheel: the same rules, written out
         text = (f"allow_anonymous false\npassword_file {conf_dir}/passwd\nacl_file {conf_dir}/acl\n"
                 f"persistence false\nlog_dest stderr\nset_tcp_nodelay true\nlistener {port} 127.0.0.1\n")  # fmt: skip
-        (conf_dir / "acl").write_text(
-            "pattern read friday-deploy/#\npattern read homeassistant/status\n"
-            "pattern readwrite friday-deploy/displays/%u/#\npattern write homeassistant/+/%u/#\n"
-            "user publisher\ntopic readwrite friday-deploy/weeks\ntopic readwrite friday-deploy/state\n"
-            "topic readwrite friday-deploy/status\ntopic write homeassistant/#\n"
-            "user operator\ntopic write friday-deploy/weeks\n"
-        )
+    write_acl(conf_dir)
     conf = conf_dir / "mosquitto.conf"
     conf.write_text(text)
     passwd = conf_dir / "passwd"
@@ -97,6 +112,15 @@ def project_config(workdir: Path, port: int, nodes: tuple[str, ...]) -> Path:
             for path in (workdir, conf_dir, data, conf, passwd, conf_dir / "acl"):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
     return conf
+
+
+def embedded_config(workdir: Path, nodes: tuple[str, ...]) -> tuple[Path, Path]:
+    """The embedded broker's users file (`user:password`, the same users as mosquitto's) and the same ACL."""
+    conf_dir = workdir / "embedded"
+    acl = write_acl(conf_dir)
+    users = conf_dir / "users"
+    users.write_text("".join(f"{user}:{PASSWORD}\n" for user in (*USERS, *nodes)))
+    return users, acl
 
 
 def wait_accepting(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15.0) -> None:
@@ -124,7 +148,8 @@ def start(workdir: Path, port: int, prefer: str, nodes: tuple[str, ...]) -> Demo
             proc = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=out, stderr=out, start_new_session=True)
             kind = "mosquitto"
         else:
-            cmd = [sys.executable, "-m", "demo.embedded_broker", str(port)]
+            users, acl = embedded_config(workdir, nodes)
+            cmd = [sys.executable, "-m", "demo.embedded_broker", str(port), str(users), str(acl)]
             proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
             kind = "embedded"
     broker = DemoBroker(kind, port, proc, log)
