@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.bamboo_sim import BambooSim
@@ -37,7 +37,8 @@ def test_once_publishes_retained_weeks_state_and_status(tmp_path: Path, bamboo: 
     assert last["finished"] == datetime(fri.year, fri.month, fri.day, 16, 51, 10, tzinfo=TZ).isoformat()
     assert last["url"].endswith(f"deploy/viewDeploymentResult.action?deploymentResultId={last['result_id']}")
     saved = json.loads((tmp_path / "state" / "state.json").read_text())
-    assert saved["best"]["friday"] == fri.isoformat()
+    assert saved["sources"]["bamboo"]["best"]["friday"] == fri.isoformat()
+    assert last["source"] == "bamboo"
 
     # mosquitto_sub itself sees the same retained values
     out = subprocess.run(
@@ -122,7 +123,7 @@ def test_service_lifecycle(tmp_path: Path, bamboo: BambooSim, broker: Broker) ->
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
         rec.wait_for(f"{PREFIX}/status", lambda p: p == b"offline")
-        assert json.loads((tmp_path / "state" / "state.json").read_text())["best"] is not None
+        assert json.loads((tmp_path / "state" / "state.json").read_text())["sources"]["bamboo"]["best"] is not None
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -174,3 +175,41 @@ def test_once_with_bamboo_down_keeps_the_last_good_number(tmp_path: Path, bamboo
     finally:
         rec.close()
     assert state["weeks"] == 3 and state["since"] == "deploy" and "instead of JSON" in state["error"]
+
+
+def test_debug_logs_each_request_and_publish_without_secrets(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    r = fdc("publisher", "-c", str(config(tmp_path, bamboo, broker.port)), "--once", "--log-level", "debug")
+    assert r.returncode == 0, r.stderr
+    requests = [line for line in r.stderr.splitlines() if " DEBUG fdc.http: " in line]
+    assert any(
+        "GET /rest/api/latest/deploy/project/all: 200, " in line and " ms, 0 retries" in line for line in requests
+    )
+    assert any(f" DEBUG fdc.mqtt: publish {PREFIX}/weeks (1 bytes, retained)" in line for line in r.stderr.splitlines())
+    assert TOKEN not in r.stderr and "Authorization" not in r.stderr and "Bearer" not in r.stderr
+
+
+def test_once_that_cannot_save_its_state_is_an_error(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    cfg = config(tmp_path, bamboo, broker.port)
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state folder should be")
+    r = fdc("publisher", "-c", str(cfg), "--once")
+    assert r.returncode == 2, r.stderr
+    assert f"fdc publisher: cannot save the state file {blocker / 'state.json'}" in r.stderr
+    assert "check state_file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bamboo_and_a_file_in_one_publisher(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    today = datetime.now(TZ).date()
+    friday = today - timedelta(days=(today.weekday() - 4) % 7)  # this week's Friday (or today)
+    if friday == today:
+        friday -= timedelta(weeks=1)
+    (tmp_path / "deployments.yaml").write_text(
+        f"- {{project: Shop, environment: Production, started: '{friday} 15:00', finished: '{friday} 15:10'}}\n"
+    )
+    cfg = config(tmp_path, bamboo, broker.port)
+    cfg.write_text(cfg.read_text() + "file:\n  path: deployments.yaml\n")
+    r = fdc("publisher", "-c", str(cfg), "--once", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    state = json.loads(r.stdout)
+    assert state["source"] == "bamboo+file" and state["weeks"] == (today - friday).days // 7
+    assert state["last_friday_deploy"]["source"] == "file" and state["last_friday_deploy"]["project"] == "Shop"
