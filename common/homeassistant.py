@@ -29,6 +29,18 @@ KNOWN_KEYS = frozenset(
     }
 )  # fmt: skip
 
+# JSON attribute names Home Assistant's MQTT integration drops from `json_attributes_topic` payloads, so an
+# attribute must never be called like one of these: MQTT_ATTRIBUTES_BLOCKED in homeassistant/components/mqtt/
+# (entity.py since 2024.x, mixins.py before), the union of the releases this project supports.
+BLOCKED_ATTRIBUTES = frozenset(
+    {
+        "assumed_state", "available", "context_recent_time", "device_class", "device_info", "entity_category",
+        "entity_picture", "entity_registry_enabled_default", "extra_state_attributes", "force_update",
+        "friendly_name", "icon", "name", "should_poll", "state", "supported_features", "unique_id",
+        "unit_of_measurement",
+    }
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Discovery:

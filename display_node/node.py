@@ -1,8 +1,11 @@
 """The display node's behaviour: MQTT in, frames out, `showing` and `brightness` back, Home Assistant discovery.
 
-paho's thread only decodes and stores the latest value; one loop thread renders. So a flood of messages never
-queues renders (the latest value wins), and the LEDs are only written when what is lit actually changes.
-Brightness commands are applied by the same loop, which also publishes the new state and remembers it.
+paho's thread only decodes and stores the latest value; one loop thread renders, at most FRAME_RATE times a
+second. So a flood of messages never queues renders (the latest value wins) and costs bounded CPU, and the LEDs
+are only written when what is lit actually changes. A burst on `<prefix>/weeks` may have lost messages on the way
+(a broker drops what a slow client cannot take): once it is over, the node subscribes again, which makes the
+broker send the retained number, so the display always ends on the truth. Brightness commands are applied by the
+same loop, which also publishes the new state and remembers it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.debounce import Debouncer
 from common.mqtt import MqttLink
 from common.payloads import (
     OFFLINE,
@@ -37,30 +41,82 @@ log = logging.getLogger("fdc.display")
 
 BLINK = 0.5  # seconds the stale mark is on, then off
 IDLE = 30.0  # longest sleep between checks (night schedule boundaries)
+FRAME_RATE = 20  # renders a second at most (a Pi Zero has one slow core); 50 ms never shows to a person
+BURST = 5  # more `weeks` messages than this within BURST_WINDOW is a burst: some may have been dropped
+BURST_WINDOW = 1.0  # seconds
+RESYNC_QUIET = 0.5  # seconds without a `weeks` message after a burst: then the retained number is read again
+RESYNC_EVERY = 5.0  # seconds; during an endless burst it is read again this often
+SAVE_EVERY = 1.0  # seconds; a burst of brightness commands writes the state file at most this often
 
 
 class RateLimitedLog:
-    """At most `burst` warnings per `window` seconds; the rest are counted and reported in one line later."""
+    """At most `burst` lines per `window` seconds; the rest are counted and reported in one line later."""
 
     def __init__(
-        self, logger: logging.Logger, burst: int = 5, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self,
+        logger: logging.Logger,
+        burst: int = 5,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        level: int = logging.WARNING,
+        summary: str = "%d more bad payloads were ignored without a log line",
     ) -> None:
         self.logger, self.burst, self.window, self.clock = logger, burst, window, clock
+        self.level, self.summary = level, summary
         self._start = -window
         self._count = 0
         self.suppressed = 0
 
     def warning(self, msg: str, *args: object) -> None:
+        """Log at this limiter's level (warning unless set otherwise), or count the line."""
         now = self.clock()
         if now - self._start >= self.window:
             if self.suppressed:
-                self.logger.warning("%d more bad payloads were ignored without a log line", self.suppressed)
+                self.logger.log(self.level, self.summary, self.suppressed)
             self._start, self._count, self.suppressed = now, 0, 0
         if self._count < self.burst:
             self._count += 1
-            self.logger.warning(msg, *args)
+            self.logger.log(self.level, msg, *args)
         else:
             self.suppressed += 1
+
+    info = warning
+
+
+class Bursts:
+    """Notices bursts on `<prefix>/weeks` and says when to read the retained number again (no clock of its own:
+    the caller gives the time)."""
+
+    def __init__(self) -> None:
+        self._window_start = -BURST_WINDOW
+        self._in_window = 0
+        self._last = 0.0
+        self._since: float | None = None  # a burst since the last re-read: when it began
+        self._last_resync = 0.0
+        self.seen = 0  # bursts noticed
+
+    def message(self, t: float) -> None:
+        if t - self._window_start >= BURST_WINDOW:
+            self._window_start, self._in_window = t, 0
+        self._in_window += 1
+        self._last = t
+        if self._in_window > BURST and self._since is None:
+            self._since = t
+            self.seen += 1
+
+    def due(self, t: float) -> float | None:
+        """Seconds until the retained number should be read again (0: now); None when nothing is pending."""
+        if self._since is None:
+            return None
+        when = min(self._last + RESYNC_QUIET, max(self._since, self._last_resync) + RESYNC_EVERY)
+        return max(0.0, when - t)
+
+    def resynced(self, t: float) -> None:
+        self._last_resync = t
+        self._window_start, self._in_window = t, 0  # the retained message this brings is not part of a burst
+        # a burst still running counts again from here; its next messages keep it pending
+        self._since = t if t - self._last < RESYNC_QUIET else None
 
 
 @dataclass(frozen=True)
@@ -115,6 +171,11 @@ class Node:
         self.ha_status_topic = f"{config.discovery_prefix}/status" if config.homeassistant else None
         self.bad_payloads = RateLimitedLog(log)
         self.bad_commands = RateLimitedLog(log)
+        self.commands = RateLimitedLog(
+            log, level=logging.INFO, summary="%d more brightness commands were applied without a log line"
+        )
+        self.bursts = Bursts()
+        self.resyncs = 0  # times the retained number was read again after a burst
         self.received = 0  # messages seen on `<prefix>/weeks`, good or bad
         self.showing: Showing | None = None
         self._lock = threading.Lock()
@@ -127,7 +188,10 @@ class Node:
             log.info("brightness %d, as last set at runtime (remembered in %s)", remembered, config.state_file)
         self._brightness = config.display.brightness if remembered is None else remembered
         self._brightness_changed = False  # a new level to publish and remember
-        self._timers: list[threading.Timer] = []
+        # Home Assistant's births: one re-announcement per burst, on one thread, after a random 0-5 s
+        self.births = Debouncer(self._announce, self.jitter, name=f"ha-birth-{config.node_id}")
+        self._unsaved: int | None = None  # a level to write to state_file, at most every SAVE_EVERY seconds
+        self._saved_at: float | None = None
         self._republish = False
         self._frame: bytes | None = None
         self._applied: tuple[bool, int] | None = None  # (power, brightness) last sent to the panel
@@ -191,15 +255,6 @@ class Node:
             self._republish = True
         self._wake.set()
 
-    def _reannounce_later(self) -> None:
-        """Home Assistant came (back) online: announce again after a random 0-5 s, so that many nodes do not
-        all answer in the same instant."""
-        timer = threading.Timer(self.jitter(), self._announce)
-        timer.daemon = True
-        with self._lock:
-            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
-        timer.start()
-
     def _on_disconnect(self) -> None:
         with self._lock:
             self._connected = False
@@ -208,6 +263,8 @@ class Node:
     def _on_message(self, topic: str, payload: bytes, retain: bool) -> None:
         if topic == self.topics.weeks:
             self.received += 1
+            with self._lock:
+                self.bursts.message(self.clock())
             try:
                 value = decode_weeks(payload)
             except PayloadError as e:
@@ -227,13 +284,13 @@ class Node:
                     "ignored a bad brightness on %s: %s; keeping brightness %d", topic, e, self.brightness
                 )
                 return
-            log.info("brightness %d requested on %s", level, topic)
+            self.commands.info("brightness %d requested on %s", level, topic)
             self.set_brightness(level)
             return
         elif topic == self.ha_status_topic:
             # a retained `online` is old news replayed on subscribing: this connect has just announced anyway
             if decode_status(payload) and not retain:
-                self._reannounce_later()
+                self.births.trigger()
             return
         elif topic == self.topics.status:
             online = decode_status(payload)
@@ -253,6 +310,18 @@ class Node:
             value, connected, since = self._value, self._connected, self._offline_since
             brightness, republish, changed = self._brightness, self._republish, self._brightness_changed
             self._republish = self._brightness_changed = False
+            resync_in = self.bursts.due(t)
+            if connected and resync_in == 0:
+                self.bursts.resynced(t)
+                resync_in = self.bursts.due(t)
+                self.resyncs += 1
+                resync = True
+            else:
+                resync = False
+        if resync:
+            # Subscribing again to the same filter makes the broker send the retained message once more.
+            log.debug("a burst on %s is over: reading the retained number again", self.topics.weeks)
+            self.link.client.subscribe(self.topics.weeks, qos=1)
         stale_at = None if since is None else since + self.config.stale_after
         stale = not connected or (stale_at is not None and t >= stale_at)
         night = self.config.display.night
@@ -293,9 +362,16 @@ class Node:
         if connected and (changed or republish):
             self.link.publish(self.brightness_topic, encode_brightness(brightness))
         if changed:
-            self._remember(brightness)
+            self._unsaved = brightness
+        if self._unsaved is not None and (self._saved_at is None or t - self._saved_at >= SAVE_EVERY):
+            self._remember(self._unsaved)
+            self._unsaved, self._saved_at = None, t
 
         waits = [IDLE]
+        if resync_in is not None:
+            waits.append(resync_in)
+        if self._unsaved is not None and self._saved_at is not None:
+            waits.append(self._saved_at + SAVE_EVERY - t)
         if stale:
             waits.append(BLINK - t % BLINK)
         elif stale_at is not None:
@@ -329,20 +405,26 @@ class Node:
             self.topics.weeks,
         )
         self.link.start()
+        frame = 1.0 / FRAME_RATE
         try:
             while not stop.is_set():
                 self._wake.clear()
+                began = time.monotonic()
                 timeout = self.step()
                 self._wake.wait(timeout)
+                # However many messages woke it, the loop steps at most FRAME_RATE times a second.
+                rest = began + frame - time.monotonic()
+                if rest > 0:
+                    stop.wait(rest)
         finally:
             self.shutdown()
 
     def shutdown(self) -> None:
         """Clean disconnect (`offline`, no last will); the number stays lit if `display.persist`."""
-        with self._lock:
-            timers, self._timers = self._timers, []
-        for timer in timers:
-            timer.cancel()
+        self.births.close()
+        if self._unsaved is not None:
+            self._remember(self._unsaved)
+            self._unsaved = None
         persist = self.config.display.persist
         final = [(self.status_topic, OFFLINE)]
         if not persist and self.showing is not None:

@@ -1,7 +1,7 @@
 """The publisher's Home Assistant entities, as discovery messages. Pure: the service sends them.
 
-A device "Friday Deploy Counter" with the weeks sensor (attributes: the last Friday deployment), a timestamp
-sensor for that deployment's start, and a connectivity sensor for the publisher itself.
+A device "Friday Deploy Counter" with the weeks sensor (attributes: the last Friday deployment, its `state` as
+`outcome`), a timestamp sensor for that deployment's start, and a connectivity sensor for the publisher itself.
 """
 
 from __future__ import annotations
@@ -12,7 +12,24 @@ from common.topics import Topics
 LAST_DEPLOY_TEMPLATE = (
     "{% if value_json.last_friday_deploy %}{{ value_json.last_friday_deploy.started }}{% else %}None{% endif %}"
 )
-ATTRIBUTES_TEMPLATE = "{{ (value_json.last_friday_deploy or {}) | tojson }}"
+# The weeks sensor's attributes: the last Friday deployment from `<prefix>/state`, each key under its own name
+# except `state`, which Home Assistant reserves (ha.BLOCKED_ATTRIBUTES) and would drop: it is called `outcome`.
+ATTRIBUTE_KEYS = {
+    "project": "project",
+    "environment": "environment",
+    "version": "version",
+    "outcome": "state",
+    "started": "started",
+    "finished": "finished",
+    "result_id": "result_id",
+    "url": "url",
+    "source": "source",
+}
+ATTRIBUTES_TEMPLATE = (
+    "{% set d = value_json.last_friday_deploy %}{% if d %}{{ {"
+    + ", ".join(f"'{name}': d.get('{key}')" for name, key in ATTRIBUTE_KEYS.items())
+    + "} | tojson }}{% else %}{}{% endif %}"
+)
 
 
 def publisher_discovery(topics: Topics, discovery_prefix: str) -> list[ha.Discovery]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, Recorder, retained_topics
 from tests.publisher_run import PREFIX, config, fdc, spawn
 
+ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {"name", "unique_id", "object_id", "default_entity_id", "device", "origin"}
 
 
@@ -122,3 +124,22 @@ def test_disabled_announces_nothing(tmp_path: Path, bamboo: BambooSim, broker: B
         assert not any(m.topic.startswith("homeassistant/") for m in rec.messages)
     finally:
         rec.close()
+
+
+def test_no_attribute_is_one_home_assistant_drops() -> None:
+    """HA's MQTT integration silently drops JSON attributes named like its own (MQTT_ATTRIBUTES_BLOCKED): the
+    deployment's `state` reaches Home Assistant as `outcome`."""
+    from publisher.discovery import ATTRIBUTE_KEYS, ATTRIBUTES_TEMPLATE
+
+    assert {"state", "name", "icon", "unique_id", "friendly_name"} <= ha.BLOCKED_ATTRIBUTES
+    pairs = dict(re.findall(r"'(\w+)': d\.get\('(\w+)'\)", ATTRIBUTES_TEMPLATE))
+    assert pairs == ATTRIBUTE_KEYS and pairs["outcome"] == "state"
+    assert not set(pairs) & ha.BLOCKED_ATTRIBUTES
+    w = configs()["homeassistant/sensor/friday-deploy/weeks/config"]
+    assert w["json_attributes_template"] == ATTRIBUTES_TEMPLATE
+    # every key of the contract's last_friday_deploy is shown, and under a name Home Assistant keeps
+    contract = ROOT.parent / "shared" / "design" / "CONTRACT.md"
+    if not contract.exists():
+        return
+    example = json.loads(contract.read_text().split("`<prefix>/state`:\n```json\n", 1)[1].split("```", 1)[0])
+    assert set(example["last_friday_deploy"]) == set(pairs.values())
