@@ -156,3 +156,22 @@ def test_the_shipped_example_parses() -> None:
     s = read(src, SourceState("fp"), at("2026-11-26 09:00"))
     assert s.best is not None and s.best.friday == date(2026, 10, 30)
     assert s.best.deployment.version.endswith("-hotfix")
+
+
+def test_a_bad_file_is_reported_once_not_every_second(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from publisher.config import load
+    from publisher.service import Publisher
+
+    (tmp_path / "history.yaml").write_text("- project: P\n  environment: Production\n  started: someday\n")
+    cfg_path = tmp_path / "publisher.yaml"
+    cfg_path.write_text(f"timezone: Europe/Berlin\nstate_file: {tmp_path / 's.json'}\nfile: {{path: history.yaml}}\n")
+    cfg = load(cfg_path)
+    pub = Publisher(cfg, cfg.make_sources(), lambda: at("2026-11-26 09:00"))
+    with caplog.at_level("INFO"):
+        for _ in range(5):
+            assert pub.poll() is False
+            assert not pub.sources[0].changed()  # the service would not wake up for it again
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        f"{tmp_path / 'history.yaml'} line 3: started: not a time: 'someday'; keeping the last good number"
+    ]
