@@ -4,6 +4,7 @@ draws the LED matrix in this terminal. Ctrl-C stops all three, in order, and lea
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -14,9 +15,12 @@ import threading
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import paho.mqtt.client as mqtt
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from common.exits import EXIT_CONFIG, EXIT_OK
 from demo import broker as demo_broker
@@ -25,6 +29,7 @@ from publisher.config import local_zone_name
 
 DEFAULT_PORT = 18830
 NODE_ID = "demo-display"
+STATUS_USER = "demo-status"  # the demo's own reader of <prefix>/state (the ACL lets every user read it)
 PREFIX = "friday-deploy"
 
 
@@ -60,18 +65,73 @@ def write_configs(workdir: Path, port: int, tz: str, bamboo_url: str | None) -> 
 
 def instructions(b: demo_broker.DemoBroker, workdir: Path, bamboo_url: str | None) -> str:
     p, pw = b.port, demo_broker.PASSWORD
-    kind = "mosquitto with the project's config and ACL" if b.kind == "mosquitto" else "the embedded amqtt broker"
+    if b.kind == "mosquitto":
+        kind = "mosquitto with the project's config and ACL"
+    else:
+        kind = "the embedded amqtt broker, as mosquitto is not installed: the same users, passwords and ACL"
     lines = [
         f"Friday Deploy Counter demo: broker on 127.0.0.1:{p} ({kind}),",
         f"  publisher reading {bamboo_url or workdir / 'deployments.yaml'}, display node '{NODE_ID}' below.",
-        "Try it by hand in another terminal:",
-        f"  mosquitto_sub -p {p} -u operator -P {pw} -t '{PREFIX}/#' -v        # watch every topic",
+        "Try it by hand in another terminal (each user logs in once: a second login replaces the first):",
+        f"  mosquitto_sub -p {p} -u homeassistant -P {pw} -t '{PREFIX}/#' -v   # watch every topic",
         f"  mosquitto_pub -p {p} -u operator -P {pw} -r -t {PREFIX}/weeks -m 42   # show 42 until the next poll",
     ]
     if bamboo_url is None:
         lines.append(f"  edit {workdir / 'deployments.yaml'}: a deployment on a Friday resets the number to 0")
-    lines += [f"Logs: {workdir}/{{publisher,display,broker}}.log. Ctrl-C stops everything.", ""]
+    lines += [
+        f"Logs: {workdir}/{{publisher,display,broker}}.log (kept when something failed). Ctrl-C stops everything.",
+        "",
+    ]
     return "\n".join(lines)
+
+
+class StatusWatch:
+    """What the publisher says on `<prefix>/state`, as lines under the matrix: above all why it shows `---`.
+
+    Written to a file the display node's terminal driver shows (FDC_TERMINAL_STATUS_FILE); `failed` remembers
+    that the publisher reported an error, so the demo keeps its logs."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.path = workdir / "status.txt"
+        self.workdir = workdir
+        self.failed = False
+        self.error: str | None = None
+        self.write([f"waiting for the publisher's first poll (its log: {workdir / 'publisher.log'})"])
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=STATUS_USER, protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(STATUS_USER, demo_broker.PASSWORD)
+        self.client.on_connect = lambda c, *_: c.subscribe(f"{PREFIX}/state", qos=1)
+        self.client.on_message = self.on_message
+        self.client.connect_async("127.0.0.1", port)
+        self.client.loop_start()
+
+    def write(self, lines: list[str]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{line}\n" for line in lines))
+        tmp.replace(self.path)
+
+    def on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        try:
+            state = json.loads(message.payload)
+        except ValueError:
+            return
+        if not isinstance(state, dict):
+            return
+        self.write(self.describe(state))
+
+    def describe(self, state: dict[str, Any]) -> list[str]:
+        error, weeks = state.get("error"), state.get("weeks")
+        log_file = self.workdir / "publisher.log"
+        if error:
+            self.failed, self.error = True, str(error)
+            shown = "the last good number" if weeks is not None else "--- (no number yet)"
+            return [f"publisher error: {error}", f"  the matrix shows {shown}; details in {log_file}"]
+        if weeks is None:
+            return [f"the publisher has no number to publish yet; see {log_file}"]
+        return [f"publisher: {weeks} week(s) since {state.get('counted_from')} ({state.get('since')})"]
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
@@ -98,13 +158,15 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    b = publisher = display = None
+    b = publisher = display = status = None
+    failed = False
     try:
         try:
             port = demo_broker.pick_port(args.port)
-            b = demo_broker.start(workdir, port, args.broker, (NODE_ID,))
+            b = demo_broker.start(workdir, port, args.broker, (NODE_ID, STATUS_USER))
         except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
             print(f"fdc demo: cannot start a broker: {e}", file=sys.stderr)
+            failed = True
             return EXIT_CONFIG
         pub_cfg, disp_cfg = write_configs(workdir, b.port, tz, args.bamboo_url)
         fdc = [sys.executable, "-m", "fdc"]
@@ -112,9 +174,11 @@ def run(args: argparse.Namespace) -> int:
             publisher = subprocess.Popen([*fdc, "publisher", "-c", str(pub_cfg)], stdout=log, stderr=log,
                                          start_new_session=True)  # fmt: skip
         print(instructions(b, workdir, args.bamboo_url), flush=True)
+        status = StatusWatch(b.port, workdir)
         driver = ["--driver", args.driver] if args.driver else []
+        env = {**os.environ, "FDC_TERMINAL_STATUS_FILE": str(status.path)}
         with (workdir / "display.log").open("wb") as log:  # the terminal is for the matrix, logs go to a file
-            display = subprocess.Popen([*fdc, "display", "-c", str(disp_cfg), *driver], stderr=log,
+            display = subprocess.Popen([*fdc, "display", "-c", str(disp_cfg), *driver], stderr=log, env=env,
                                        start_new_session=True)  # fmt: skip
         while not stop.wait(0.2):
             for name, proc in (("publisher", publisher), ("display", display)):
@@ -122,12 +186,20 @@ def run(args: argparse.Namespace) -> int:
                     tail = (workdir / f"{name}.log").read_text(errors="replace").strip().splitlines()[-5:]
                     print(f"fdc demo: the {name} exited with code {proc.returncode}:", *tail, sep="\n  ",
                           file=sys.stderr)  # fmt: skip
+                    failed = True
                     return 1
         return EXIT_OK
     finally:
+        if status is not None:
+            status.close()
+            failed = failed or status.failed
         stop_process(display)
         stop_process(publisher)
         if b is not None:
             b.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
         print("\nfdc demo: stopped the display node, the publisher and the broker.", flush=True)
+        if failed:
+            why = f" (the publisher said: {status.error})" if status is not None and status.error else ""
+            print(f"fdc demo: something failed{why}; the logs are kept in {workdir}", flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

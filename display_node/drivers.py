@@ -10,7 +10,9 @@ import errno
 import importlib
 import logging
 import os
+import shutil
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ from display_node.config import DisplaySettings
 from display_node.render import pixels
 
 log = logging.getLogger("fdc.display")
+TERMINAL_FOOTER = 5  # lines under the terminal drawing: status, then the latest log lines
 
 
 class HardwareError(Exception):
@@ -35,6 +38,8 @@ def contrast_for(level: int) -> int:
 
 class Panel:
     """One luma device plus what the node needs: show a frame, brightness, on/off, and a clean exit."""
+
+    terminal: Terminal | None = None  # the terminal driver's drawing, for its footer (status and log lines)
 
     def __init__(self, device: Any, name: str, after_show: Callable[[Image.Image], None] | None = None) -> None:
         self.device = device
@@ -161,24 +166,72 @@ def _capture_dir(settings: DisplaySettings) -> Path:
     return path
 
 
-class _Terminal:
+class Terminal:
     """The matrix as text. On a terminal: block characters redrawn in place (luma's own terminal emulators
-    need curses). Piped or redirected: each frame as plain `#`/`.` rows, so logs and `fdc demo` stay readable."""
+    need curses), with `footer` lines under them that belong to the drawing too (status and the latest log
+    lines), so nothing else ever writes into it. Piped or redirected: each frame as plain `#`/`.` rows, so
+    logs and `fdc demo` stay readable."""
 
-    def __init__(self, stream: Any, tty: bool = True) -> None:
+    def __init__(self, stream: Any, tty: bool = True, footer: int = 0) -> None:
         self.stream = stream
         self.tty = tty
         self.drawn = 0
+        self.footer_size = footer if tty else 0
+        self.status: list[str] = []
+        self.logs: list[str] = []
+        self.rows: list[str] = []
+        self.lock = threading.RLock()
 
     def __call__(self, image: Image.Image) -> None:
-        rows = pixels(image)
+        with self.lock:
+            self.rows = pixels(image)
+            self._draw()
+
+    def set_status(self, lines: list[str]) -> None:
+        """Lines shown under the matrix (e.g. `fdc demo`'s "why the matrix shows ---")."""
+        with self.lock:
+            if lines != self.status and self.footer_size:
+                self.status = list(lines)
+                self._draw()
+
+    def add_log(self, line: str) -> None:
+        if not self.footer_size:
+            return
+        with self.lock:
+            self.logs = [*self.logs, *line.splitlines()][-self.footer_size :]
+            self._draw()
+
+    def _footer(self) -> list[str]:
+        lines = (self.status + self.logs)[-self.footer_size :] if self.footer_size else []
+        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)  # never wrap: the cursor maths counts lines
+        return [line[:width] for line in lines] + [""] * (self.footer_size - len(lines))
+
+    def _draw(self) -> None:
+        if not self.rows:
+            return
         if not self.tty:
-            self.stream.write("\n".join(rows) + "\n\n")
+            self.stream.write("\n".join(self.rows) + "\n\n")
         else:
             up = f"\x1b[{self.drawn}F" if self.drawn else ""
-            self.stream.write(up + "\n".join(r.replace("#", "█").replace(".", "·") for r in rows) + "\n")
-            self.drawn = len(rows)
+            matrix = [r.replace("#", "█").replace(".", "·") for r in self.rows]
+            lines = matrix + self._footer()
+            self.stream.write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
+            self.drawn = len(lines)
         self.stream.flush()
+
+
+class TerminalLog(logging.Handler):
+    """Log records into the terminal drawing's footer instead of across it."""
+
+    def __init__(self, term: Terminal) -> None:
+        super().__init__()
+        self.term = term
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.term.add_log(self.format(record))
+        except Exception:
+            self.handleError(record)
 
 
 def open_panel(settings: DisplaySettings, *, serial: Any = None, spidev: Any = None) -> Panel:
@@ -198,8 +251,10 @@ def open_panel(settings: DisplaySettings, *, serial: Any = None, spidev: Any = N
                 "standard output is not a terminal, so the terminal driver prints each frame as plain # and . rows; "
                 "use --driver capture to get PNG frames instead"
             )
-        term = _Terminal(sys.stdout, tty)
-        return Panel(device, name, after_show=lambda _image: term(device.image))
+        term = Terminal(sys.stdout, tty, footer=TERMINAL_FOOTER)
+        panel = Panel(device, name, after_show=lambda _image: term(device.image))
+        panel.terminal = term
+        return panel
     if name == "capture":
         folder = _capture_dir(settings)
         return Panel(_emulator("capture", settings, file_template=str(folder / "frame_{0:06}.png")), name)

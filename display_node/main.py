@@ -7,10 +7,13 @@ Everything a person can fix (config, missing SPI, permissions) ends here as one 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from common.config import ConfigError
@@ -18,7 +21,7 @@ from common.exits import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE
 from common.logs import REDACT
 from common.mqtt import MqttError, publish_and_leave
 from display_node.config import DisplayConfig, load
-from display_node.drivers import HardwareError, open_panel
+from display_node.drivers import HardwareError, Terminal, TerminalLog, open_panel
 from display_node.node import Node, discovery_messages
 
 log = logging.getLogger("fdc.display")
@@ -45,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     except HardwareError as e:
         print(f"fdc display: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    node = Node(config, panel)
     stop = threading.Event()
+    if panel.terminal is not None and panel.terminal.tty:
+        keep_logs_out_of_the_drawing(panel.terminal, stop)
+    node = Node(config, panel)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("%s received, stopping", signal.Signals(signum).name)
@@ -57,6 +62,29 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     node.run(stop)
     return EXIT_OK
+
+
+def keep_logs_out_of_the_drawing(term: Terminal, stop: threading.Event) -> None:
+    """The terminal driver redraws in place: a log line written across it would garble the matrix. When the
+    logs would go to that same terminal they go to the drawing's footer instead (the latest few lines);
+    `2>FILE` keeps every line. `FDC_TERMINAL_STATUS_FILE` (set by `fdc demo`) names a file whose lines are
+    shown there too, re-read twice a second."""
+    if sys.stderr.isatty():
+        handler = TerminalLog(term)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.addFilter(REDACT)
+        root = logging.getLogger()
+        root.handlers[:] = [handler]
+        log.info("logs: the latest lines show here, under the matrix; run with 2>display.log to keep all of them")
+    status_file = os.environ.get("FDC_TERMINAL_STATUS_FILE")
+    if status_file:
+
+        def follow() -> None:
+            while not stop.wait(0.5):
+                with contextlib.suppress(OSError):  # not written yet: nothing to show
+                    term.set_status(Path(status_file).read_text(errors="replace").splitlines())
+
+        threading.Thread(target=follow, name="terminal-status", daemon=True).start()
 
 
 def remove_discovery(config: DisplayConfig) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from demo.history import WEEKS_BACK, last_friday, sample_history
 from display_node.render import pixels, render
 from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, Recorder, free_port, wait_until
+from tests.pty_screen import PtyProcess
 from tests.publisher_run import TOKEN
 from tests.run_fdc import fdc_command
 
@@ -39,6 +42,13 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def demo_workdir(output: str) -> str:
+    """This run's own folder, from the demo's "Logs: <folder>/{...}" line: what marks its processes."""
+    m = re.search(r"Logs: (\S+)/\{", output)
+    assert m, output
+    return m.group(1)
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -83,7 +93,9 @@ def test_demo_shows_the_sample_number_and_stops_on_ctrl_c(kind: str) -> None:
     assert code == 0, "".join(out)
     assert "stopped the display node, the publisher and the broker" in "".join(out)
     assert not port_open(port)
-    assert processes_mentioning("fdc-demo-") == []
+    workdir = demo_workdir("".join(out))
+    assert processes_mentioning(workdir) == []  # only this run's: other checkouts' demos may be running
+    assert not Path(workdir).exists()  # nothing failed: nothing kept
 
 
 def test_demo_against_a_real_bamboo(bamboo: BambooSim) -> None:
@@ -112,3 +124,35 @@ def test_demo_with_bamboo_needs_a_token() -> None:
                        capture_output=True, text=True, env=env, timeout=30)  # fmt: skip
     assert r.returncode == 2
     assert r.stderr.strip() == "fdc demo: --bamboo-url needs a personal access token in FDC_BAMBOO_TOKEN"
+
+
+def test_demo_shows_why_the_matrix_shows_dashes_and_keeps_the_logs() -> None:
+    """A Bamboo that cannot be reached: on a real terminal the error is under the matrix, and the logs that
+    say why survive Ctrl-C."""
+    port, closed = free_port(), free_port()  # nothing listens on `closed`
+    cmd = fdc_command("demo", "--bamboo-url", f"http://127.0.0.1:{closed}", "--port", str(port), "--timezone", "UTC")
+    term = PtyProcess(cmd, env={**os.environ, "FDC_BAMBOO_TOKEN": TOKEN, "COLUMNS": "200"})
+    workdir = None
+    try:
+        wait_until(lambda: any(line.startswith("publisher error: ") for line in term.screen()), 60,
+                   "the publisher's error under the matrix")  # fmt: skip
+        lines = term.screen()
+        dashes = [r.replace("#", "█").replace(".", "·") for r in pixels(render(None, 32, 8))]
+        top = lines.index(dashes[0])
+        assert lines[top : top + 8] == dashes
+        error = next(line for line in lines if line.startswith("publisher error: "))
+        assert lines.index(error) == top + 8  # right under the drawing, not across it
+        assert "publisher.log" in lines[top + 9]
+        workdir = demo_workdir(term.output)
+    finally:
+        term.proc.send_signal(signal.SIGINT)
+        code = term.proc.wait(30)
+        term.close()
+    try:
+        assert code == 0
+        assert f"the logs are kept in {workdir}" in term.output
+        assert (Path(workdir) / "publisher.log").read_text().strip()
+        assert processes_mentioning(workdir) == []
+    finally:
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)

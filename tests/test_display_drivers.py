@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from display_node.config import DisplaySettings
-from display_node.drivers import _Terminal, contrast_for, open_panel
+from display_node.drivers import Terminal, contrast_for, open_panel
 from display_node.render import pixels, render
 from tests.display_helpers import frames, latest_frame, lit
 
@@ -47,14 +47,16 @@ def test_gif_is_assembled_on_close(tmp_path: Path) -> None:
 
 def test_terminal_draws_blocks_and_redraws_in_place() -> None:
     out = io.StringIO()
-    term = _Terminal(out)
+    term = Terminal(out, footer=2)
     term(render(7, 8))
+    term.set_status(["publisher error: Bamboo refused the token"])
     term(render(8, 8))
-    first, second = out.getvalue().split("\x1b[8F")
-    assert first.splitlines()[0] == "··██████"
-    assert len(second.splitlines()) == 8
+    first, _status, second = out.getvalue().split("\x1b[10F")
+    assert first.splitlines()[0] == "\x1b[2K··██████"
+    assert second.splitlines()[8:] == ["\x1b[2Kpublisher error: Bamboo refused the token", "\x1b[2K"]
+    assert len(second.splitlines()) == 10
     plain = io.StringIO()
-    _Terminal(plain, tty=False)(render(7, 8))
+    Terminal(plain, tty=False)(render(7, 8))
     assert plain.getvalue() == "\n".join(pixels(render(7, 8))) + "\n\n"
 
 
