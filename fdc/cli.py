@@ -17,7 +17,7 @@ from common.logs import setup_logging
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fdc", description="Friday Deploy Counter: weeks since a Friday deployment")
-    parser.add_argument("--version", action="version", version=f"fdc {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"fdc {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # --log-level is accepted after the subcommand too (`fdc publisher -c x --log-level debug`)
@@ -27,7 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publisher", parents=[common], help="poll Bamboo and keep the number published on MQTT")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="publisher YAML config")
     p.add_argument("--once", action="store_true", help="one poll, publish, exit")
-    p.add_argument("--dry-run", action="store_true", help="with --once: no MQTT, state file untouched, print")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=(
+            "with --once: poll once and print the number and the deployment that set it; "
+            "publishes nothing on MQTT and leaves the state file untouched"
+        ),
+    )
     p.add_argument("--json", action="store_true", help="with --dry-run: print the state JSON")
     p.add_argument(
         "--remove-discovery", action="store_true", help="clear this publisher's Home Assistant entities and exit"
