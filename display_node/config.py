@@ -55,10 +55,37 @@ def _one_of(*choices: Any) -> Any:
     return check
 
 
+# The broker's other users (mosquitto/make-passwords.sh): a display node logs in with its node_id as user name,
+# so a node named like one of them would get (or lose) that role's rights.
+ROLE_NAMES = ("publisher", "operator", "homeassistant", "office-bridge")
+
+
 def _node_id(value: Any) -> str:
     if not isinstance(value, str) or not NODE_ID_RE.match(value):
         raise vol.Invalid(f"{value!r} is not a node id: use letters, digits, '-' and '_' only (e.g. berlin-3rd-floor)")
+    if value.lower() in ROLE_NAMES:
+        raise vol.Invalid(_role_sentence(value))
     return value
+
+
+def node_id_problem(node_id: str, prefix: str) -> str | None:
+    """The topic prefix names the publisher's Home Assistant entities (homeassistant/+/<prefix>/…), so a node
+    with that name would collide with them; the same for a node_id from the host name."""
+    if node_id.lower() in ROLE_NAMES:
+        return f"node_id: {_role_sentence(node_id)}"
+    if node_id.lower() == prefix.replace("/", "_").lower():
+        return (
+            f"node_id: {node_id!r} is the topic prefix, which names the publisher's Home Assistant entities: "
+            "pick another node_id (e.g. berlin-3rd-floor)"
+        )
+    return None
+
+
+def _role_sentence(value: str) -> str:
+    return (
+        f"{value!r} is the broker user of the {value.lower()} role, not a display's: a display logs in with its "
+        "node_id, so pick a name of its own (e.g. berlin-3rd-floor)"
+    )
 
 
 def _clock(value: Any) -> time:
@@ -231,4 +258,8 @@ def from_dict(data: dict[str, Any]) -> DisplayConfig:
 
 def load(path: str | Path) -> DisplayConfig:
     """Read and check a display config; raises ConfigError naming every bad key."""
-    return from_dict(load_file(path, SCHEMA, MQTT_ENV))
+    config = from_dict(load_file(path, SCHEMA, MQTT_ENV))
+    problem = node_id_problem(config.node_id, config.topic_prefix)
+    if problem is not None:  # also a node_id taken from the host name
+        raise ConfigError(str(path), [problem])
+    return config

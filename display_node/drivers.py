@@ -114,8 +114,8 @@ def open_spi(settings: DisplaySettings, spidev: Any = None) -> Any:
         except ImportError:
             raise HardwareError(
                 "the Python package 'spidev' is missing, so the MAX7219 cannot be driven: on the Pi run "
-                "pip install 'friday-deploy-counter[pi]' in the node's virtualenv (or use --driver terminal/capture "
-                "on other machines)"
+                "pip install './[pi]' in a checkout of this repository, with the node's virtualenv (or use "
+                "--driver terminal/capture on other machines)"
             ) from None
         spidev = spidev_module.SpiDev()
     enable = "enable SPI with `sudo raspi-config nonint do_spi 0` (Interface Options → SPI) and reboot"
@@ -140,14 +140,30 @@ def open_spi(settings: DisplaySettings, spidev: Any = None) -> Any:
         raise HardwareError(f"cannot open {dev} ({e.strerror}): {enable}") from None
 
 
+EMULATOR_HINT = (
+    "the {kind} driver needs luma.emulator and pygame, which the package's [emulator] extra installs: in the "
+    "checkout run `.venv/bin/pip install -e '.[emulator]'` (make venv does), or use --driver terminal"
+)
+
+
+def has_desktop(environ: dict[str, str] | None = None) -> bool:
+    """A window can open: an X11 or Wayland session, or SDL told explicitly where to draw (e.g. dummy)."""
+    env = os.environ if environ is None else environ
+    return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
+
+
 def _emulator(kind: str, settings: DisplaySettings, **extra: Any) -> Any:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    if kind == "pygame" and not has_desktop():
+        # pygame would fall back to an invisible off-screen window without a word
+        raise HardwareError(
+            "the pygame driver opens a window, and there is no desktop here (neither DISPLAY nor WAYLAND_DISPLAY "
+            "is set): use --driver terminal to draw the matrix in this terminal, or --driver capture for PNG frames"
+        )
     try:
         from luma.emulator import device as emu
     except ImportError:
-        raise HardwareError(
-            f"the {kind} driver needs luma.emulator and pygame: pip install 'friday-deploy-counter[emulator]'"
-        ) from None
+        raise HardwareError(EMULATOR_HINT.format(kind=kind)) from None
     cls = {"capture": emu.capture, "gif": emu.gifanim, "pygame": emu.pygame}[kind]
     size = {"width": 8 * settings.cascaded, "height": 8, "rotate": settings.rotate, "mode": "1"}
     try:

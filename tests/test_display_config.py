@@ -129,3 +129,23 @@ def test_check_config_accepts_and_rejects_display_configs(tmp_path: Path, capsys
     assert fdc(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "display.cascaded: " in err and "display.brightness: " in err
+
+
+@pytest.mark.parametrize("node_id", ["publisher", "operator", "homeassistant", "office-bridge", "Operator"])
+def test_a_role_name_is_not_a_node_id(tmp_path: Path, node_id: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, f"node_id: {node_id}\n"))
+    assert info.value.problems == [
+        f"node_id: {node_id!r} is the broker user of the {node_id.lower()} role, not a display's: a display logs in "
+        "with its node_id, so pick a name of its own (e.g. berlin-3rd-floor)"
+    ]
+
+
+def test_the_topic_prefix_is_not_a_node_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "node_id: friday-deploy\n")
+    assert fdc(["check-config", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{path}: node_id: 'friday-deploy' is the topic prefix, which names the publisher's Home Assistant "
+        "entities: pick another node_id (e.g. berlin-3rd-floor)"
+    )
+    assert load(write(tmp_path, "node_id: friday-deploy\ntopic_prefix: acme\n")).node_id == "friday-deploy"

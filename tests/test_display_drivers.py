@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+import os
 import runpy
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from common import __version__
 from display_node.config import DisplaySettings
-from display_node.drivers import Terminal, contrast_for, open_panel
+from display_node.drivers import EMULATOR_HINT, HardwareError, Terminal, contrast_for, open_panel
 from display_node.render import pixels, render
 from tests.display_helpers import frames, latest_frame, lit
+from tests.run_fdc import run_fdc
 
 
 def test_capture_writes_one_png_per_frame_that_decodes_to_the_frame(tmp_path: Path) -> None:
@@ -100,3 +103,42 @@ def test_pygame_window_shows_the_leds(monkeypatch: pytest.MonkeyPatch) -> None:
         assert lit(raw) == pixels(frame)
     finally:
         panel.device._pygame.quit()
+
+
+def test_pygame_without_a_desktop_says_so_and_names_the_other_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(HardwareError) as info:
+        open_panel(DisplaySettings(driver="pygame", cascaded=2))
+    text = str(info.value)
+    assert "no desktop here (neither DISPLAY nor WAYLAND_DISPLAY is set)" in text
+    assert "--driver terminal" in text and "--driver capture" in text
+
+
+def test_fdc_display_with_pygame_and_no_desktop_exits_2_with_the_sentence(tmp_path: Path) -> None:
+    cfg = tmp_path / "display.yaml"
+    cfg.write_text("node_id: lab\ndisplay: {driver: pygame}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    r = run_fdc("display", "-c", str(cfg), env=env, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.startswith("fdc display: the pygame driver opens a window, and there is no desktop here")
+
+
+def test_the_emulator_install_hint_points_at_the_checkout() -> None:
+    assert "`.venv/bin/pip install -e '.[emulator]'`" in EMULATOR_HINT.format(kind="capture")
+
+
+def test_version_flag_and_dry_run_help() -> None:
+    assert run_fdc("-V").stdout.strip() == run_fdc("--version").stdout.strip() == f"fdc {__version__}"
+    help_text = " ".join(run_fdc("publisher", "--help", env={**os.environ, "COLUMNS": "200"}).stdout.split())
+    assert (
+        "--dry-run with --once: poll once and print the number and the deployment that set it; publishes nothing "
+        "on MQTT and leaves the state file untouched" in help_text
+    )
+
+
+def test_make_clean_removes_every_cache(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    clean = next(line for line in (root / "Makefile").read_text().split("\nclean:\n")[1].splitlines() if line)
+    for folder in (".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".venv"):
+        assert folder in clean.replace("$(VENV)", ".venv").split()
