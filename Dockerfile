@@ -17,6 +17,7 @@ RUN apt-get update \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY fdc ./fdc
 COPY common ./common
 COPY publisher ./publisher
 COPY display_node ./display_node

@@ -167,6 +167,7 @@ def test_a_bad_file_is_reported_once_not_every_second(tmp_path: Path, caplog: py
     cfg_path.write_text(f"timezone: Europe/Berlin\nstate_file: {tmp_path / 's.json'}\nfile: {{path: history.yaml}}\n")
     cfg = load(cfg_path)
     pub = Publisher(cfg, cfg.make_sources(), lambda: at("2026-11-26 09:00"))
+    caplog.clear()
     with caplog.at_level("INFO"):
         for _ in range(5):
             assert pub.poll() is False

@@ -180,6 +180,7 @@ def test_an_unforeseen_failure_is_one_line_not_a_crash(
         raise RuntimeError("a bug nobody foresaw")
 
     pub.sources[0].latest = broken  # type: ignore[method-assign]
+    caplog.clear()
     with caplog.at_level("ERROR"):
         assert pub.poll() is False
         assert pub.poll() is False
@@ -198,6 +199,7 @@ def test_an_outage_is_one_line_and_its_end_another(
     pub = publisher(tmp_path, sim, Clock(at("2026-11-26 09:00")))
     assert pub.poll() is True
     sim.fail_next(503, times=5)
+    caplog.clear()
     with caplog.at_level("INFO"):
         for _ in range(5):
             assert pub.poll() is False
