@@ -70,7 +70,7 @@ def clone(tmp_path: Path) -> Path:
 # The README's first steps of "Run the server side", which the compose check runs as written.
 README_SETUP = [
     "cp .env.example .env",
-    "cp examples/publisher.yaml publisher.yaml",
+    "cp examples/publisher.docker.yaml publisher.yaml",
     "./mosquitto/make-passwords.sh berlin-3rd-floor",
     'sed -i "s|^FDC_MQTT_PASSWORD=.*|FDC_MQTT_PASSWORD=$(cat mosquitto/secrets/publisher)|" .env',
 ]
@@ -210,7 +210,7 @@ def test_dockerfile_builds_a_non_root_publisher_image_from_the_project() -> None
     assert user == ["USER fdc"]
     assert 'VOLUME ["/var/lib/fdc"]' in lines
     assert lines[-1] == 'CMD ["fdc", "publisher", "-c", "/config/publisher.yaml"]'
-    example = yaml.safe_load((ROOT / "examples" / "publisher.yaml").read_text())
+    example = yaml.safe_load((ROOT / "examples" / "publisher.docker.yaml").read_text())
     assert Path(example["state_file"]).parent == Path("/var/lib/fdc")
 
 
@@ -221,9 +221,9 @@ def test_dockerignore_keeps_secrets_and_state_out_of_the_image() -> None:
     assert allowed == {"pyproject.toml", "README.md", "fdc", "common", "publisher", "display_node", "demo"}
     # What `pip install .` needs is all allowed: the packages pyproject.toml lists and its readme.
     pyproject = (ROOT / "pyproject.toml").read_text()
-    packages = re.search(r"^packages = \[(.*)\]", pyproject, re.M)
+    packages = re.search(r"^include = \[(.*)\]", pyproject, re.M)
     assert packages is not None
-    assert {p.strip().strip('"') for p in packages.group(1).split(",")} <= allowed
+    assert {p.strip().strip('"').rstrip("*") for p in packages.group(1).split(",")} <= allowed
 
 
 # --- examples/publisher.yaml ------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> set[str]:
 
 
 def test_example_publisher_config_uses_the_contract_keys() -> None:
-    example = yaml.safe_load((ROOT / "examples" / "publisher.yaml").read_text())
+    example = yaml.safe_load((ROOT / "examples" / "publisher.docker.yaml").read_text())
     used = flatten(example)
     assert used <= contract_publisher_keys(), used - contract_publisher_keys()
     assert example["mqtt"] == {"host": "mosquitto", "port": 1883}  # the compose service; secrets from .env
@@ -422,7 +422,7 @@ def test_what_the_dockerfile_copies_is_enough_to_install_the_project(tmp_path: P
     for line in (ROOT / "Dockerfile").read_text().splitlines():
         if line.startswith("COPY "):
             copied += line.split()[1:-1]
-    assert copied == ["pyproject.toml", "README.md", "common", "publisher", "display_node", "demo"]
+    assert copied == ["pyproject.toml", "README.md", "fdc", "common", "publisher", "display_node", "demo"]
     context = tmp_path / "src"
     for name in project_files():
         if name.split("/")[0] in copied:
@@ -440,8 +440,8 @@ def test_what_the_dockerfile_copies_is_enough_to_install_the_project(tmp_path: P
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         entry_points = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
-    for package in ("common", "publisher", "display_node"):
-        sources = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / package).glob("*.py"))
+    for package in ("fdc", "common", "publisher", "display_node"):
+        sources = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / package).rglob("*.py"))
         assert set(sources) <= set(names), set(sources) - set(names)
     assert "fdc = fdc.cli:main" in entry_points
 
