@@ -68,7 +68,7 @@ def instructions(b: demo_broker.DemoBroker, workdir: Path, bamboo_url: str | Non
     if b.kind == "mosquitto":
         kind = "mosquitto with the project's config and ACL"
     else:
-        kind = "the embedded amqtt broker, as mosquitto is not installed: the same users, passwords and ACL"
+        kind = "the embedded amqtt broker: the same users, passwords and ACL as the project's mosquitto"
     lines = [
         f"Friday Deploy Counter demo: broker on 127.0.0.1:{p} ({kind}),",
         f"  publisher reading {bamboo_url or workdir / 'deployments.yaml'}, display node '{NODE_ID}' below.",
