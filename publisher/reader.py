@@ -7,6 +7,7 @@ monotonic clock while the service runs, so a wall clock that steps back cannot s
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import time
@@ -104,6 +105,7 @@ def _read(source: Source, changed: list[EnvInfo], st: SourceState, rules: Rules)
 
 def poll(source: Source, st: SourceState, rules: PollRules, relisting: Relisting) -> Outcome:
     """The source's new state; raises SourceError (its old state stays as it was) if it cannot be read."""
+    source.memo = copy.deepcopy(st.memo)  # what the last good poll noted; a failed poll's notes are dropped
     envs = st.environments
     discovered_at = st.discovered_at
     if relisting.due(source, st, rules.now):
@@ -154,7 +156,7 @@ def poll(source: Source, st: SourceState, rules: PollRules, relisting: Relisting
     for line in skipped:
         log.warning("%s: %s", source.label, line)
     new = replace(st, best=best, history_start=history_start, environments=envs, frontiers=frontiers,
-                  markers=markers, discovered_at=discovered_at)  # fmt: skip
+                  markers=markers, discovered_at=discovered_at, memo=copy.deepcopy(source.memo))  # fmt: skip
     return Outcome(new, tuple(skipped))
 
 

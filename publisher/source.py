@@ -39,6 +39,9 @@ class Source(Protocol):
     watch: float | None  # seconds between cheap `changed()` checks, or None when only poll_interval applies
     relist: timedelta  # how often the list of environments is read again
     incremental: bool  # False: a changed environment is read whole (a file can change anywhere)
+    # The source's own notes kept in the state file (JSON values: e.g. ETags and what they stood for). The reader
+    # hands in the saved notes before each poll and saves them with the state after a good one.
+    memo: dict[str, Any]
 
     @property
     def server_time(self) -> datetime | None:

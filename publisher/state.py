@@ -37,6 +37,7 @@ class SourceState:
     frontiers: dict[str, Frontier] = field(default_factory=dict)
     markers: dict[str, ResultId] = field(default_factory=dict)  # newest result marker at the last read
     discovered_at: datetime | None = None  # wall clock of the last environment listing (saved for --once)
+    memo: dict[str, Any] = field(default_factory=dict)  # the source's own notes (e.g. ETags), JSON, kept as is
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class SourceState:
                 for key, e in self.environments.items()
             },
             "discovered_at": self.discovered_at.isoformat() if self.discovered_at else None,
+            "memo": self.memo,
         }
 
     @classmethod
@@ -70,6 +72,9 @@ class SourceState:
             if e.get("marker") is not None:
                 markers[key] = _result_id(e["marker"])
         best = d.get("best")
+        memo = d.get("memo", {})
+        if not isinstance(memo, dict):
+            raise ValueError("memo is not a mapping")
         return cls(
             fingerprint=_text(d["fingerprint"]),
             best=None if not best else FridayDeploy(date.fromisoformat(best["friday"]), _deployment(best)),
@@ -78,6 +83,7 @@ class SourceState:
             frontiers=frontiers,
             markers=markers,
             discovered_at=_aware(d["discovered_at"]) if d.get("discovered_at") else None,
+            memo=memo,
         )
 
 

@@ -127,6 +127,7 @@ class FileSource:
     def __init__(self, path: Path, projects: tuple[str, ...], environments: tuple[str, ...], tz: ZoneInfo) -> None:
         self.path, self.projects, self.patterns, self.tz = path, projects, environments, tz
         self.label = f"the deployments file {path}"
+        self.memo: dict[str, Any] = {}
         self._stamp_seen: tuple[int, int] | None = None
         self._parsed: tuple[tuple[int, int] | None, dict[str, list[Deployment]]] | None = None
 

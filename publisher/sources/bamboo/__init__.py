@@ -32,6 +32,7 @@ class BambooSource:
     def __init__(self, client: BambooClient, projects: tuple[str, ...], environments: tuple[str, ...]) -> None:
         self.client, self.projects, self.patterns = client, projects, environments
         self.label = client.label
+        self.memo: dict[str, Any] = {}
 
     @property
     def server_time(self) -> datetime | None:
