@@ -9,7 +9,6 @@ every failure is an HttpError whose text is a sentence without secrets or librar
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import http.client
 import json as jsonlib
@@ -25,24 +24,32 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3 import exceptions as u3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from publisher.deadline import (
+    CHUNK,
+    Adapter,
+    Call,
+    DeadlineRetry,
+    Session,
+    Stop,
+    content_length,
+    drop_redirect_body,
+    local,
+)
+from publisher.deadline import (
+    make_retry as make_retry,  # re-exported: sources build their Retry here
+)
 from publisher.source import SourceError
 
 log = logging.getLogger("fdc.http")
 logging.getLogger("urllib3").setLevel(logging.ERROR)  # its retry warnings are reprs, its debug lines show queries
-_CHUNK = 64 * 1024  # urllib3 2.x decompresses at most `amt` per read, so no single read can blow up
-_local = threading.local()  # .call: the _Call running on this thread, for the connection and Retry hooks
 
 
 class HttpError(SourceError):
@@ -73,206 +80,6 @@ class Traffic:
     bytes: int = 0  # body bytes received
 
 
-class _Stop(Exception):
-    """Abandons a request that was cancelled or ran past its deadline, from inside urllib3."""
-
-
-class _Call:
-    """One request() in flight: its deadline and the connections it uses, so they can be shut down."""
-
-    def __init__(self, client: HttpClient, seconds: float) -> None:
-        self.client, self.deadline, self.expired = client, time.monotonic() + seconds, False
-        self.conns: list[_Watched] = []
-        self.sent = self.retries = self.received = 0
-
-    def left(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def check(self) -> None:
-        self.expired = self.expired or self.left() <= 0
-        if self.expired or self.client._stopped:
-            raise _Stop
-
-    def attach(self, conn: _Watched) -> None:
-        conn._fdc_call = self
-        if conn not in self.conns:
-            self.conns.append(conn)
-        self.check()  # after attaching: cancel() either sees this connection or we see its flag
-
-    def expire(self) -> None:
-        self.expired = True
-        self.kill()
-
-    def kill(self) -> None:
-        """Lock-free (a signal handler calls it): shutdown() wakes whatever is blocked on the socket."""
-        for conn in list(self.conns):
-            conn._fdc_shutdown(self)
-
-    def release(self) -> None:
-        for conn in self.conns:
-            if conn._fdc_call is self:
-                conn._fdc_call = None
-                if conn.sock is None:
-                    conn._fdc_forget()
-
-
-class _Watched(HTTPConnection):
-    """Keeps a dup of its socket: shutting the dup down stops the connection (TCP, TLS handshake, proxy tunnel,
-    answer, body) from any thread. A dup closed with the connection is kept until the call ends, because the
-    body of a `Connection: close` answer is still read through it."""
-
-    _fdc_dup: socket.socket | None = None
-    _fdc_call: _Call | None = None
-
-    def _new_conn(self) -> socket.socket:
-        call: _Call | None = getattr(_local, "call", None)
-        if call is not None:
-            call.attach(self)
-            if isinstance(self.timeout, int | float):  # the connect cannot outlast the deadline either
-                self.timeout = max(min(self.timeout, call.left()), 0.001)
-        sock = super()._new_conn()
-        self._fdc_forget()
-        self._fdc_dup = sock.dup()
-        try:
-            if call is not None:
-                call.check()
-        except _Stop:
-            sock.close()
-            raise
-        return sock
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        call: _Call | None = getattr(_local, "call", None)
-        if call is not None:
-            call.attach(self)
-            call.sent += 1
-        super().request(*args, **kwargs)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self._fdc_call is None:
-                self._fdc_forget()
-
-    def _fdc_forget(self) -> None:
-        dup, self._fdc_dup = self._fdc_dup, None
-        if dup is not None:
-            dup.close()
-
-    def _fdc_shutdown(self, call: _Call) -> None:
-        dup = self._fdc_dup
-        if dup is not None and self._fdc_call is call:  # not a pooled connection another call has taken since
-            with contextlib.suppress(OSError):
-                dup.shutdown(socket.SHUT_RDWR)
-
-
-class _WatchedTLS(_Watched, HTTPSConnection):
-    pass
-
-
-class _Pool(HTTPConnectionPool):
-    ConnectionCls = _Watched
-
-
-class _TLSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedTLS
-
-
-_POOLS: dict[str, type[HTTPConnectionPool]] = {"http": _Pool, "https": _TLSPool}
-
-
-class _Adapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = _POOLS
-        return manager
-
-
-class _Retry(Retry):
-    """Waits (Retry-After included) stay inside the request's deadline and end at cancel()."""
-
-    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any) -> Self:
-        call: _Call | None = getattr(_local, "call", None)
-        new = super().increment(method, url, *args, **kw)  # raises when no retry is left
-        if call is None:
-            return new
-        response, error = kw.get("response"), kw.get("error")
-        pool: Any = kw.get("_pool")
-        try:
-            call.check()
-            # a certificate does not get better by asking again; with no time left to wait, end with what we have
-            if isinstance(error, u3.SSLError) or new._wait(response) >= call.left():
-                raise u3.MaxRetryError(pool, url, error)
-        except _Stop:
-            _discard(response)
-            raise
-        if response is not None and not 0 <= _length(response.headers) < _CHUNK:
-            _discard(response)  # rather than let urllib3 drain a huge or endless error body
-        call.retries += 1
-        return new
-
-    def _wait(self, response: BaseHTTPResponse | None) -> float:
-        after = None
-        if response is not None and self.respect_retry_after_header:
-            with contextlib.suppress(u3.InvalidHeader, ValueError, OverflowError):  # garbage, or too many digits
-                after = self.get_retry_after(response)
-        return after or self.get_backoff_time()
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        call: _Call | None = getattr(_local, "call", None)
-        if call is None:
-            return super().sleep(response)
-        end = time.monotonic() + min(self._wait(response), max(call.left(), 0))
-        while (left := end - time.monotonic()) > 0:  # naps, as cancel() may take no lock to wake us
-            call.check()
-            time.sleep(min(left, 0.05))
-        call.check()
-
-
-def _discard(response: BaseHTTPResponse | None) -> None:
-    if response is not None:
-        response.close()
-        response.release_conn()
-
-
-def make_retry(total: int = 4, backoff: float = 0.5) -> Retry:
-    """Connection errors, 429 (honouring Retry-After) and 5xx, with exponential backoff, GET and POST."""
-    return _Retry(
-        total=total,
-        connect=total,
-        read=2,
-        status=total,
-        backoff_factor=backoff,
-        backoff_max=30,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "POST"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-
-
-class _Session(requests.Session):
-    _KEEP = frozenset({"accept", "accept-encoding", "connection", "content-length", "content-type", "user-agent"})
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        """requests drops only Authorization on a redirect to another host: drop any other token header too."""
-        if self.should_strip_auth(response.request.url or "", prepared_request.url or ""):  # type: ignore[no-untyped-call]
-            for name in [n for n in prepared_request.headers if n.lower() not in self._KEEP]:
-                del prepared_request.headers[name]
-        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
-
-
-def _drop_redirect_body(r: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """requests reads a redirect's whole body (a gzip bomb? endless?) before following it: close it instead."""
-    if r.is_redirect:
-        r.close()
-
-
 class HttpClient:
     """One requests.Session for one server, shared by a few reader threads."""
 
@@ -300,14 +107,14 @@ class HttpClient:
         self.server_time: datetime | None = None
         self._lock = threading.Lock()  # traffic only; cancel() takes no lock
         self._stopped = False
-        self._calls: set[_Call] = set()
-        s = self._session = _Session()
+        self._calls: set[Call] = set()
+        s = self._session = Session()
         s.headers.update({"Accept": "application/json", "User-Agent": "friday-deploy-counter", **(headers or {})})
         s.auth, s.max_redirects = basic_auth, 5
-        s.hooks["response"].append(_drop_redirect_body)
+        s.hooks["response"].append(drop_redirect_body)
         retry = copy.copy(retry or make_retry())
-        retry.__class__, retry.raise_on_status = _Retry, False  # any HTTP status is an Answer
-        adapter = _Adapter(max_retries=retry, pool_connections=2, pool_maxsize=pool_size)
+        retry.__class__, retry.raise_on_status = DeadlineRetry, False  # any HTTP status is an Answer
+        adapter = Adapter(max_retries=retry, pool_connections=2, pool_maxsize=pool_size)
         s.mount("http://", adapter)
         s.mount("https://", adapter)
 
@@ -333,12 +140,12 @@ class HttpClient:
             clean = _without_credentials(url)
         except ValueError:
             raise HttpError(f"the address of {what} at {self.label} is not valid; {self.fix}") from None
-        call, start, r, status = _Call(self, self.deadline), time.monotonic(), None, "failed"
+        call, start, r, status = Call(self, self.deadline), time.monotonic(), None, "failed"
         self._calls.add(call)
         watchdog = threading.Timer(self.deadline, call.expire)  # shuts the call's sockets down at its deadline
         watchdog.daemon = True
         watchdog.start()
-        _local.call = call
+        local.call = call
         try:
             # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's verify
             send: dict[str, Any] = {"timeout": (self.timeout, self.timeout), "verify": self.verify, "stream": True}
@@ -350,7 +157,7 @@ class HttpClient:
         except Exception as e:
             raise self._failure(e, call, what, r) from None
         finally:
-            _local.call = None
+            local.call = None
             watchdog.cancel()
             self._calls.discard(call)
             if r is not None:
@@ -362,12 +169,12 @@ class HttpClient:
             path, ms = _path(r.url if r is not None else clean), (time.monotonic() - start) * 1000
             log.debug("%s %s: %s, %d bytes, %.0f ms, %d retries", method, path, status, call.received, ms, call.retries)
 
-    def _read(self, r: requests.Response, call: _Call, what: str) -> bytes:
+    def _read(self, r: requests.Response, call: Call, what: str) -> bytes:
         too_big = HttpError(f"{self.label} sent more than {_size(self.max_bytes)} for {what}")
-        if _length(r.headers) > self.max_bytes:
+        if content_length(r.headers) > self.max_bytes:
             raise too_big
         body = bytearray()
-        for chunk in r.iter_content(_CHUNK):
+        for chunk in r.iter_content(CHUNK):
             body += chunk
             call.received = len(body)
             if len(body) > self.max_bytes:
@@ -376,13 +183,13 @@ class HttpClient:
         call.check()  # a socket shut down by the watchdog or cancel() reads as an end: it may look complete
         return bytes(body)
 
-    def _failure(self, e: Exception, call: _Call, what: str, r: requests.Response | None) -> HttpError:
+    def _failure(self, e: Exception, call: Call, what: str, r: requests.Response | None) -> HttpError:
         label, fix, causes = self.label, self.fix, list(_causes(e))
         if isinstance(e, HttpError):
             return e
         if self._stopped:
             return HttpError(f"reading {what} from {label} was stopped")
-        if call.expired or isinstance(e, _Stop):
+        if call.expired or isinstance(e, Stop):
             return HttpError(f"{label} did not answer {what} within {self.deadline:g} s; {fix}")
         cert = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
         tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
@@ -511,12 +318,6 @@ def _path(url: str) -> str:
     parts = urlsplit(url)
     query = re.sub(r"(?i)([^&=]*(?:token|key|secret|pass|auth|sig)[^&=]*)=[^&]*", r"\1=***", parts.query)
     return (parts.path or "/") + (f"?{query}" if query else "")
-
-
-def _length(headers: Mapping[str, str]) -> int:
-    """Content-Length, -1 when absent or garbage (never int() on thousands of digits)."""
-    value = (headers.get("Content-Length") or "").strip()
-    return -1 if not value.isdigit() else int(value) if len(value) < 19 else 1 << 62
 
 
 def _date(value: str | None) -> datetime | None:
