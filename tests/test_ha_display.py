@@ -398,8 +398,13 @@ def test_under_the_project_acl_a_display_announces_and_home_assistant_dims_it(tm
     ha_client = None
     try:
         ha_client = broker.client("homeassistant").subscribe("homeassistant/#", f"{PREFIX}/displays/#")
-        login = {"username": NODE, "password": broker.password(NODE)}
-        settings = MqttSettings(host="127.0.0.1", port=broker.port, client_id="fdc-display-acl", **login)
+        settings = MqttSettings(
+            host="127.0.0.1",
+            port=broker.port,
+            client_id="fdc-display-acl",
+            username=NODE,
+            password=broker.password(NODE),
+        )
         cfg = DisplayConfig(
             node_id=NODE, mqtt=settings, display=DisplaySettings(driver="dummy"), state_file=tmp_path / "s.json"
         )
@@ -432,3 +437,14 @@ def test_logging_is_quiet_for_good_commands(broker: Broker, caplog: pytest.LogCa
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "brightness" in r.getMessage()]
     finally:
         rec.close()
+
+
+def test_the_showing_attributes_are_none_home_assistant_drops() -> None:
+    """The Showing sensor's attributes are the `showing` JSON itself; HA drops reserved names (its
+    MQTT_ATTRIBUTES_BLOCKED), so none of its keys may be one."""
+    from common.payloads import encode_showing
+
+    keys = set(json.loads(encode_showing("12", 12, False, "2026-11-26T09:00:03+01:00")))
+    assert keys == {"text", "value", "stale", "at"}
+    assert not keys & ha.BLOCKED_ATTRIBUTES
+    assert configs()[SHOWING_CONFIG]["json_attributes_topic"] == SHOWING
