@@ -217,8 +217,9 @@ class MqttLink:
 
 
 def publish_and_leave(settings: MqttSettings, messages: list[tuple[str, bytes]], purpose: str) -> None:
-    """Publish retained messages on a plain link of its own and leave: no will, no connect hook that could
-    overtake them, and a client id of its own so a service running with the same config is not knocked off."""
+    """Publish retained messages on a plain link of its own and leave: no will, and no connect hook that could
+    overtake them. On the project's broker the client id is the user name, so a service running as the same
+    user is knocked off for a moment (the README says to stop it first)."""
     link = MqttLink(replace(settings, client_id=f"{settings.client_id}-{purpose}"))
     link.start()
     try:

@@ -61,14 +61,33 @@ def find_mosquitto() -> str | None:
     return found
 
 
-FALLBACK_ACL = (  # installed from a wheel, without mosquitto/acl: the same rules the demo relies on
-    "pattern read friday-deploy/#\npattern read homeassistant/status\n"
-    "pattern readwrite friday-deploy/displays/%u/#\npattern write homeassistant/+/%u/#\n"
-    "user publisher\ntopic readwrite friday-deploy/weeks\ntopic readwrite friday-deploy/state\n"
-    "topic readwrite friday-deploy/status\ntopic write homeassistant/#\n"
-    "user operator\ntopic write friday-deploy/weeks\n"
-    "user homeassistant\ntopic read homeassistant/#\ntopic write homeassistant/status\n"
+FALLBACK_ACL = (  # installed from a wheel, without mosquitto/acl: its rules (tests/test_demo.py keeps them equal)
+    "pattern read friday-deploy/#\n"
+    "pattern read homeassistant/status\n"
+    "pattern readwrite friday-deploy/displays/%u/#\n"
+    "pattern write homeassistant/+/%u/#\n"
+    "user publisher\n"
+    "topic deny friday-deploy/displays/publisher/#\n"
+    "topic deny homeassistant/+/publisher/#\n"
+    "topic readwrite friday-deploy/weeks\n"
+    "topic readwrite friday-deploy/state\n"
+    "topic readwrite friday-deploy/status\n"
+    "topic write homeassistant/#\n"
+    "user homeassistant\n"
+    "topic deny friday-deploy/displays/homeassistant/#\n"
+    "topic deny homeassistant/+/homeassistant/#\n"
+    "topic read homeassistant/#\n"
+    "topic write homeassistant/status\n"
     "topic write friday-deploy/displays/+/brightness/set\n"
+    "user operator\n"
+    "topic deny friday-deploy/displays/operator/#\n"
+    "topic deny homeassistant/+/operator/#\n"
+    "topic deny homeassistant/status\n"
+    "topic write friday-deploy/weeks\n"
+    "user office-bridge\n"
+    "topic deny friday-deploy/displays/office-bridge/#\n"
+    "topic deny homeassistant/+/office-bridge/#\n"
+    "topic write friday-deploy/displays/#\n"
 )
 
 

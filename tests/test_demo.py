@@ -156,3 +156,12 @@ def test_demo_shows_why_the_matrix_shows_dashes_and_keeps_the_logs() -> None:
     finally:
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_the_fallback_acl_is_the_project_acl() -> None:
+    """A wheel has no mosquitto/acl: the demo's copy of its rules must not drift from it."""
+    from demo.broker import FALLBACK_ACL
+
+    acl = (Path(__file__).resolve().parents[1] / "mosquitto" / "acl").read_text()
+    rules = [line for line in acl.splitlines() if line.strip() and not line.startswith("#")]
+    assert FALLBACK_ACL.splitlines() == rules
