@@ -77,37 +77,44 @@ class Deployment:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Deployment:
         """Strict: a saved file is input too; anything odd raises ValueError (the caller rebuilds)."""
-        rid = d["result_id"]
-        if isinstance(rid, bool) or not isinstance(rid, int | str):
-            raise ValueError(f"result_id {rid!r} is neither an integer nor text")
+        rid = saved_id(d["result_id"])
         if d["lifecycle"] not in LIFECYCLES or d["state"] not in STATES:
             raise ValueError("unknown lifecycle or state")
-        started = _aware(d["started"])
-        finished = _aware(d["finished"]) if d.get("finished") else None
+        started = saved_time(d["started"])
+        finished = saved_time(d["finished"]) if d.get("finished") else None
         url = d.get("url")
         return cls(
-            source=_str(d["source"]),
+            source=saved_text(d["source"]),
             result_id=rid,
-            environment_key=_str(d["environment_key"]),
-            project=_str(d["project"]),
-            environment=_str(d["environment"]),
-            version=_str(d["version"]),
+            environment_key=saved_text(d["environment_key"]),
+            project=saved_text(d["project"]),
+            environment=saved_text(d["environment"]),
+            version=saved_text(d["version"]),
             state=d["state"],
             lifecycle=d["lifecycle"],
             started=started,
             finished=finished,
-            url=None if url is None else _str(url),
+            url=None if url is None else saved_text(url),
         )
 
 
-def _str(value: Any) -> str:
+def saved_text(value: Any) -> str:
+    """Text read back from the state file, or ValueError."""
     if not isinstance(value, str):
         raise ValueError(f"expected text, got {type(value).__name__}")
     return value
 
 
-def _aware(value: Any) -> datetime:
-    moment = datetime.fromisoformat(_str(value))
+def saved_id(value: Any) -> ResultId:
+    """A result id read back from the state file: an integer or text, nothing else (not true, not 1e400)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"a result id of {type(value).__name__}")
+    return value
+
+
+def saved_time(value: Any) -> datetime:
+    """An ISO 8601 time with its offset, read back from the state file, or ValueError."""
+    moment = datetime.fromisoformat(saved_text(value))
     if moment.tzinfo is None:
         raise ValueError("a time without an offset")
     return moment

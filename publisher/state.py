@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from common.files import remove_stale_temp_files, write_atomically
-from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING, Deployment, ResultId
+from publisher.deployment import (
+    NOT_RUN,
+    RAN,
+    RUNNING,
+    WAITING,
+    Deployment,
+    ResultId,
+    saved_id,
+    saved_text,
+    saved_time,
+)
 from publisher.friday import FridayDeploy, later
 from publisher.scan import Frontier
 from publisher.source import EnvInfo
@@ -66,23 +76,23 @@ class SourceState:
         if not isinstance(listed, dict):
             raise ValueError("environments is not a mapping")
         for key, e in listed.items():
-            envs[key] = EnvInfo(key, _text(e["project"]), _text(e["name"]))
+            envs[key] = EnvInfo(key, saved_text(e["project"]), saved_text(e["name"]))
             if f := e.get("frontier"):
-                frontiers[key] = Frontier(_result_id(f["result_id"]), _aware(f["started"]))
+                frontiers[key] = Frontier(saved_id(f["result_id"]), saved_time(f["started"]))
             if e.get("marker") is not None:
-                markers[key] = _result_id(e["marker"])
+                markers[key] = saved_id(e["marker"])
         best = d.get("best")
         memo = d.get("memo", {})
         if not isinstance(memo, dict):
             raise ValueError("memo is not a mapping")
         return cls(
-            fingerprint=_text(d["fingerprint"]),
+            fingerprint=saved_text(d["fingerprint"]),
             best=None if not best else FridayDeploy(date.fromisoformat(best["friday"]), _deployment(best)),
             history_start=date.fromisoformat(d["history_start"]) if d.get("history_start") else None,
             environments=envs,
             frontiers=frontiers,
             markers=markers,
-            discovered_at=_aware(d["discovered_at"]) if d.get("discovered_at") else None,
+            discovered_at=saved_time(d["discovered_at"]) if d.get("discovered_at") else None,
             memo=memo,
         )
 
@@ -121,7 +131,7 @@ class State:
         sources = d.get("sources") or {}
         if not isinstance(sources, dict):
             raise ValueError("sources is not a mapping")
-        return cls(_text(d["fingerprint"]), {_text(k): SourceState.from_json(v) for k, v in sources.items()})
+        return cls(saved_text(d["fingerprint"]), {saved_text(k): SourceState.from_json(v) for k, v in sources.items()})
 
 
 def _best_json(best: FridayDeploy) -> dict[str, Any]:
@@ -134,25 +144,6 @@ def _deployment(best: dict[str, Any]) -> Deployment:
 
 def _frontier_json(f: Frontier | None) -> dict[str, Any] | None:
     return None if f is None else {"result_id": f.result_id, "started": f.started.isoformat()}
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected text, got {type(value).__name__}")
-    return value
-
-
-def _result_id(value: Any) -> ResultId:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"a result id of {type(value).__name__}")
-    return value
-
-
-def _aware(value: Any) -> datetime:
-    moment = datetime.fromisoformat(_text(value))
-    if moment.tzinfo is None:
-        raise ValueError("a time without an offset")
-    return moment
 
 
 def _from_v1(d: dict[str, Any], name: str, fingerprint: str, source_fingerprint: str) -> State:
