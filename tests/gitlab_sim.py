@@ -85,6 +85,7 @@ class GitLabSim:
         self.paging = "headers"  # "headers": x-next-page and Link; "link": Link only; "none": neither (per_page only)
         self.bytes_sent = 0
         self._ids = 100
+        self._iids: dict[int, int] = {}  # per project: GitLab's iid
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -134,7 +135,7 @@ class GitLabSim:
                 job_started = None if waiting or (status in ("skipped", "canceled") and finished is None) else started
                 job_status = {"created": "manual", "blocked": "manual", "running": "running"}.get(status, status)
                 job = SimJob(self._id(), job_status, created, job_started, finished)
-            iid = 1 + sum(1 for d in self.deployments.values() if d.project_id == env.project_id)
+            iid = self._iids[env.project_id] = self._iids.get(env.project_id, 0) + 1
             sha = sha or hashlib.sha1(str(did).encode()).hexdigest()
             row = SimDeployment(did, iid, env.project_id, env_id, status, created, updated, sha, job=job)
             self.deployments[did] = row
@@ -277,7 +278,8 @@ class GitLabSim:
         per_page = max(1, min(100, int(q.get("per_page", "20") or 20)))
         page = max(1, int(q.get("page", "1") or 1))
         total_pages = max(1, -(-len(items) // per_page))
-        chunk = items[(page - 1) * per_page : page * per_page]
+        chunk = [self.deployment_json(i) if isinstance(i, SimDeployment) else i
+                 for i in items[(page - 1) * per_page : page * per_page]]  # fmt: skip
         nxt = str(page + 1) if page < total_pages else ""
 
         def link(n: int) -> str:
@@ -359,7 +361,7 @@ class GitLabSim:
             rows.sort(key=lambda d: (d.ref, d.id), reverse=desc)
         else:  # id, iid and created_at all follow creation
             rows.sort(key=lambda d: d.id, reverse=desc)
-        return 200, [self.deployment_json(d) for d in rows]
+        return 200, rows  # rendered page by page: a deep history is not serialised whole for every request
 
 
 def _when(text: str) -> datetime:
