@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from publisher import state as store
 from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING
 from publisher.friday import count, weekday_numbers
 from publisher.http import make_retry
@@ -21,7 +22,7 @@ from publisher.source import SourceError
 from publisher.sources.gitlab import GitLabSource
 from publisher.sources.gitlab.api import GitLabClient
 from publisher.sources.gitlab.wire import Project, deployment
-from publisher.state import SourceState
+from publisher.state import SourceState, State
 from tests.factories import BERLIN, at
 from tests.gitlab_sim import GitLabSim
 
@@ -390,3 +391,26 @@ def test_429_with_a_long_retry_after_is_a_sentence_not_a_wait(world: World) -> N
     assert "is rate limiting this token (HTTP 429) and asks to wait 3600 s: the next poll tries again" in text
     assert world.state is good and world.sim.requests.total() > 0
     assert len(world.sim.faults) == 2  # asked once, not in a loop
+
+
+def test_the_notes_survive_a_restart(world: World, tmp_path: Path) -> None:
+    """`--once` from cron: the state file carries `since` and the tops, so the next run is a steady poll too."""
+    world.poll()
+    path = tmp_path / "state.json"
+    store.save(path, State("fp", {"gitlab": world.state}))
+    world.state = store.load(path, "fp", {"gitlab": "fp"}).sources["gitlab"]
+    world.source = GitLabSource(GitLabClient(world.sim.url, TOKEN), ("acme/*",), ("production",))
+    world.relisting = Relisting(clock=lambda: world.now.timestamp())
+    log = world.steady(world.now + timedelta(minutes=5))
+    assert len(log) == 2 and all("updated_after=" in p for p in log), log
+    assert world.best_id() == world.friday
+
+
+def test_notes_that_make_no_sense_are_read_again(world: World) -> None:
+    """A hand-edited or damaged memo: every environment is read once more, then steady again."""
+    world.poll()
+    world.state.memo = {"since": {"x": [1, 2]}, "tops": "nonsense"}
+    log = world.steady(world.now + timedelta(minutes=5))
+    assert len([p for p in log if "environment=" in p]) == 2
+    assert world.best_id() == world.friday
+    assert len(world.steady(world.now + timedelta(minutes=5))) == 2

@@ -9,6 +9,7 @@ environment with news is read newest first by start (order.py) with the `environ
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,13 +42,15 @@ class GitLabSource:
         self.label = client.label
         self.memo: dict[str, Any] = {}
         self._notes: changes.Notes | None = None
+        self._notes_lock = threading.Lock()
 
     @property
     def notes(self) -> changes.Notes:
         """The memo the reader handed in for this poll (it replaces the dict before each poll)."""
-        if self._notes is None or self._notes.memo is not self.memo:
-            self._notes = changes.Notes(self.memo)
-        return self._notes
+        with self._notes_lock:  # a cold poll's first reads ask for it from several reader threads at once
+            if self._notes is None or self._notes.memo is not self.memo:
+                self._notes = changes.Notes(self.memo)
+            return self._notes
 
     @property
     def server_time(self) -> datetime | None:
