@@ -219,6 +219,13 @@ TLS_SCHEMA = {
     vol.Optional("key_file"): existing_file,
 }
 
+def keepalive(value: Any) -> int:
+    """MQTT keepalive in whole seconds: the broker drops a silent client (power lost) after 1.5 times this."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 5 <= value <= 65535:
+        raise vol.Invalid(f"{value!r} is not a keepalive: a whole number of seconds from 5 to 65535")
+    return value
+
+
 MQTT_SCHEMA = vol.Schema(
     {
         vol.Optional("host", default="localhost"): text,
@@ -226,6 +233,7 @@ MQTT_SCHEMA = vol.Schema(
         vol.Optional("username"): text,
         vol.Optional("password"): text,
         vol.Optional("client_id"): text,
+        vol.Optional("keepalive", default=30): keepalive,
         vol.Optional("tls"): nullable(TLS_SCHEMA),  # present (even empty) turns TLS on
     }
 )
@@ -246,6 +254,7 @@ class MqttSettings:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    keepalive: int = 30  # seconds; the broker sends the last will after ~1.5 times this without a packet
 
     def __repr__(self) -> str:  # never show the password
         return f"MqttSettings(host={self.host!r}, port={self.port}, username={self.username!r}, tls={self.tls})"
@@ -268,6 +277,7 @@ def mqtt_settings(section: Mapping[str, Any] | None, default_client_id: str) -> 
         ca_file=(tls or {}).get("ca_file"),
         cert_file=(tls or {}).get("cert_file"),
         key_file=(tls or {}).get("key_file"),
+        keepalive=s.get("keepalive", 30),
     )
 
 

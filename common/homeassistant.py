@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common import __version__
+from common.topics import DEFAULT_PREFIX
 
 SUPPORT_URL = "https://github.com/friday-deploy-counter/friday-deploy-counter"
 MANUFACTURER = "Friday Deploy Counter"
@@ -26,6 +27,15 @@ KNOWN_KEYS = frozenset(
         "device_class", "json_attributes_topic", "json_attributes_template", "icon", "entity_category",
         "payload_on", "payload_off", "command_topic", "min", "max", "step", "mode", "retain", "qos",
         "platform",
+    }
+)  # fmt: skip
+
+# The `device` keys, as MQTT_ENTITY_DEVICE_INFO_SCHEMA in homeassistant/components/mqtt/schemas.py spells them
+# (every release this project supports has them all; HA drops an unknown one silently, like an entity key).
+DEVICE_KEYS = frozenset(
+    {
+        "identifiers", "connections", "manufacturer", "model", "name", "hw_version", "serial_number",
+        "sw_version", "via_device", "suggested_area", "configuration_url",
     }
 )  # fmt: skip
 
@@ -66,14 +76,37 @@ def origin() -> dict[str, str]:
     return {"name": MANUFACTURER, "sw_version": __version__, "support_url": SUPPORT_URL}
 
 
-def device(identifier: str, name: str, model: str) -> dict[str, Any]:
-    return {
+def publisher_identifier(prefix: str) -> str:
+    """The publisher's device id: from the topic prefix only, so a display can name it as its `via_device`."""
+    return f"fdc_{slug(prefix)}"
+
+
+def device_name(name: str, prefix: str) -> str:
+    """Entity names are shown after the device name (has_entity_name), so the device name is what tells two
+    counters apart: it carries the topic prefix unless that is the default."""
+    return name if prefix == DEFAULT_PREFIX else f"{name} ({prefix})"
+
+
+def device(
+    identifier: str,
+    name: str,
+    model: str,
+    *,
+    configuration_url: str | None = None,
+    suggested_area: str | None = None,
+    via_device: str | None = None,
+) -> dict[str, Any]:
+    """A device; the optional keys are left out when unknown (HA's schema has no null for them)."""
+    dev: dict[str, Any] = {
         "identifiers": [identifier],
         "name": name,
         "manufacturer": MANUFACTURER,
         "model": model,
         "sw_version": __version__,
     }
+    optional = {"configuration_url": configuration_url, "suggested_area": suggested_area, "via_device": via_device}
+    dev.update({k: v for k, v in optional.items() if v is not None})
+    return dev
 
 
 def availability(status_topic: str) -> list[dict[str, str]]:
@@ -81,7 +114,11 @@ def availability(status_topic: str) -> list[dict[str, str]]:
 
 
 def entity(component: str, object_id: str, name: str, dev: dict[str, Any], **keys: Any) -> dict[str, Any]:
-    """The keys every entity has: name, stable unique id, both entity-id spellings, device, origin."""
+    """The keys every entity has: name, stable unique id, both entity-id spellings, device, origin.
+
+    HA shows `<device name> <name>` (MQTT entities always have has_entity_name), so `name` never repeats the
+    device's. The entity id comes from `object_id`/`default_entity_id`, never from the names, and HA keeps the id
+    it registered for a `unique_id`: renaming here changes no entity id."""
     unique = f"{dev['identifiers'][0]}_{object_id}"
     return {
         "name": name,

@@ -149,7 +149,7 @@ class MqttLink:
         """
         where, host, port = self.settings.where, self.settings.host, self.settings.port
         try:
-            self.client.connect(host, port, keepalive=30)
+            self.client.connect(host, port, keepalive=self.settings.keepalive)
         except ssl.SSLError as e:
             self._refused = True
             self.error = (
@@ -157,14 +157,14 @@ class MqttLink:
                 "that signed the broker's certificate) and mqtt.host (a name in that certificate)"
             )
             log.error("%s", self.error)
-            self.client.connect_async(host, port, keepalive=30)
+            self.client.connect_async(host, port, keepalive=self.settings.keepalive)
         except OSError as e:
             self.error = (
                 f"cannot reach the MQTT broker at {where} ({e.strerror or e}): check mqtt.host and mqtt.port "
                 "and that the broker is running"
             )
             log.warning("%s; retrying", self.error)
-            self.client.connect_async(host, port, keepalive=30)
+            self.client.connect_async(host, port, keepalive=self.settings.keepalive)
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> None:

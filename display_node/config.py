@@ -143,6 +143,7 @@ SCHEMA = vol.Schema(
         vol.Optional("mqtt", default={}): MQTT_SCHEMA,
         vol.Optional("display", default={}): DISPLAY_SCHEMA,
         vol.Optional("state_file"): text,
+        vol.Optional("area"): text,  # Home Assistant's suggested_area for this node's device
         vol.Optional("homeassistant", default={}): nullable(
             {
                 vol.Optional("enabled", default=True): bool,
@@ -210,6 +211,7 @@ class DisplayConfig:
     state_file: Path | None = None  # None: brightness changes are not remembered (tests); load() always sets one
     homeassistant: bool = True
     discovery_prefix: str = "homeassistant"
+    area: str | None = None  # the area Home Assistant puts this node's device in when it first discovers it
 
     def with_driver(self, driver: str) -> DisplayConfig:
         """The `--driver` override; an unknown name is a usage error like a bad `display.driver`."""
@@ -253,6 +255,7 @@ def from_dict(data: dict[str, Any]) -> DisplayConfig:
         state_file=Path(os.path.expanduser(state_file)) if state_file else default_state_file(node_id),
         homeassistant=bool(ha.get("enabled", True)),
         discovery_prefix=ha.get("discovery_prefix", "homeassistant"),
+        area=data.get("area"),
     )
 
 

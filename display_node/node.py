@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from common.debounce import Debouncer
@@ -28,7 +28,6 @@ from common.payloads import (
     decode_status,
     decode_weeks,
     encode_json,
-    encode_showing,
 )
 from common.topics import Topics
 from display_node.brightness import decode_brightness, encode_brightness, load_level, save_level
@@ -119,6 +118,10 @@ class Bursts:
         self._since = t if t - self._last < RESYNC_QUIET else None
 
 
+NO_BROKER = "no_broker"  # stale because the node has no broker connection (so this reason never reaches one)
+PUBLISHER_OFFLINE = "publisher_offline"  # stale because `<prefix>/status` has been `offline` for over stale_after
+
+
 @dataclass(frozen=True)
 class Showing:
     """What is lit, as `<prefix>/displays/<node_id>/showing` reports it (the blink phase is not part of it)."""
@@ -126,13 +129,28 @@ class Showing:
     text: str
     value: int | None
     stale: bool
+    stale_reason: str | None = None  # NO_BROKER or PUBLISHER_OFFLINE while stale, else None
+
+
+def showing_payload(showing: Showing, at: str) -> bytes:
+    """The `showing` JSON: CONTRACT.md's keys plus the additive `stale_reason`, so Home Assistant's Stale sensor
+    can say why."""
+    return encode_json(
+        {
+            "text": showing.text,
+            "value": showing.value,
+            "stale": showing.stale,
+            "at": at,
+            "stale_reason": showing.stale_reason,
+        }
+    )
 
 
 def discovery_messages(config: DisplayConfig, remove: bool = False) -> list[tuple[str, bytes]]:
     """This node's Home Assistant discovery configs (empty payloads with `remove`); none when HA is disabled."""
     if not config.homeassistant:
         return []
-    found = display_discovery(Topics(config.topic_prefix), config.node_id, config.discovery_prefix)
+    found = display_discovery(Topics(config.topic_prefix), config.node_id, config.discovery_prefix, config.area)
     return [(d.topic, b"" if remove or d.config is None else encode_json(d.config)) for d in found]
 
 
@@ -323,7 +341,13 @@ class Node:
             log.debug("a burst on %s is over: reading the retained number again", self.topics.weeks)
             self.link.client.subscribe(self.topics.weeks, qos=1)
         stale_at = None if since is None else since + self.config.stale_after
-        stale = not connected or (stale_at is not None and t >= stale_at)
+        if not connected:
+            reason: str | None = NO_BROKER
+        elif stale_at is not None and t >= stale_at:
+            reason = PUBLISHER_OFFLINE
+        else:
+            reason = None
+        stale = reason is not None
         night = self.config.display.night
         night_active = night is not None and night.active(self.now().time())
         on, level = effective_level(brightness, night_active, night.brightness if night is not None else None)
@@ -343,22 +367,22 @@ class Node:
             self.panel.show(frame)
             self._frame = data
 
-        showing = Showing(lay.text if on else "", value, stale)
+        showing = Showing(lay.text if on else "", value, stale, reason)
         if showing != self.showing or (republish and connected):
             before = self.showing
             if before is None or showing.text != before.text:
                 log.info("showing %r%s", showing.text, " (stale)" if stale else "")
-            if before is not None and stale != before.stale:
+            if before is not None and reason != before.stale_reason:
                 if not stale:
                     log.info("stale mark off")
-                elif not connected:
+                elif reason == NO_BROKER:
                     log.warning("stale mark on: no connection to the MQTT broker")
                 else:
                     log.warning("stale mark on: the publisher has been offline for over %g s", self.config.stale_after)
             self.showing = showing
             if connected:  # else the next connect publishes it
                 at = self.now().isoformat(timespec="seconds")
-                self.link.publish(self.showing_topic, encode_showing(showing.text, value, stale, at))
+                self.link.publish(self.showing_topic, showing_payload(showing, at))
         if connected and (changed or republish):
             self.link.publish(self.brightness_topic, encode_brightness(brightness))
         if changed:
@@ -429,7 +453,7 @@ class Node:
         final = [(self.status_topic, OFFLINE)]
         if not persist and self.showing is not None:
             at = self.now().isoformat(timespec="seconds")
-            final.insert(0, (self.showing_topic, encode_showing("", self.showing.value, self.showing.stale, at)))
+            final.insert(0, (self.showing_topic, showing_payload(replace(self.showing, text=""), at)))
         self.link.stop(final=final)
         self.panel.close(persist)
         log.info("display node %r stopped%s", self.config.node_id, "; the number stays lit" if persist else "")

@@ -191,6 +191,10 @@ class PublisherConfig:
         key += [list(s["environments"]), list(s["projects"])]
         return spec.name, hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
+    def web_url(self) -> str | None:
+        """The first configured source's web UI that is known (in `source` order), for Home Assistant's device."""
+        return next((url for spec, section in self._specs() if (url := spec.web_url(section))), None)
+
     def summaries(self) -> list[str]:
         return [spec.summary(section) or spec.name for spec, section in self._specs()]
 

@@ -1,7 +1,9 @@
 """The publisher's Home Assistant entities, as discovery messages. Pure: the service sends them.
 
-A device "Friday Deploy Counter" with the weeks sensor (attributes: the last Friday deployment, its `state` as
-`outcome`), a timestamp sensor for that deployment's start, and a connectivity sensor for the publisher itself.
+A device "Friday Deploy Counter" (plus the topic prefix when it is not the default) with the weeks sensor
+(attributes: the last Friday deployment, its `state` as `outcome`, and the record), a timestamp sensor for that
+deployment's start, a problem sensor that is on while `state.error` says a source (or the clock) is wrong, and a
+connectivity sensor for the publisher itself.
 """
 
 from __future__ import annotations
@@ -25,22 +27,32 @@ ATTRIBUTE_KEYS = {
     "url": "url",
     "source": "source",
 }
+# ... plus `record`: the record run's weeks from `state.record` (null until the publisher has one), read with
+# `.get` because a publisher that does not send the key must not fill Home Assistant's log with warnings.
 ATTRIBUTES_TEMPLATE = (
-    "{% set d = value_json.last_friday_deploy %}{% if d %}{{ {"
+    "{% set d = value_json.last_friday_deploy %}{% set r = value_json.get('record') %}"
+    "{% set record = r.get('weeks') if r else None %}{% if d %}{{ {"
     + ", ".join(f"'{name}': d.get('{key}')" for name, key in ATTRIBUTE_KEYS.items())
-    + "} | tojson }}{% else %}{}{% endif %}"
+    + ", 'record': record} | tojson }}{% else %}{{ {'record': record} | tojson }}{% endif %}"
 )
+# The Problem sensor: on while `<prefix>/state`'s `error` is set; the sentence is its `error` attribute.
+PROBLEM_TEMPLATE = "{{ 'ON' if value_json.error else 'OFF' }}"
+ERROR_TEMPLATE = "{{ {'error': value_json.error or None} | tojson }}"
 
 
-def publisher_discovery(topics: Topics, discovery_prefix: str) -> list[ha.Discovery]:
-    """Discovery configs for one counter (one `topic_prefix`); ids derive from the prefix, never from names."""
+def publisher_discovery(
+    topics: Topics, discovery_prefix: str, configuration_url: str | None = None
+) -> list[ha.Discovery]:
+    """Discovery configs for one counter (one `topic_prefix`); ids derive from the prefix, never from names.
+    `configuration_url`: the source's web UI (PublisherConfig.web_url()), the device page's "Visit" link."""
     node = ha.slug(topics.prefix)
-    dev = ha.device(f"fdc_{node}", "Friday Deploy Counter", "Publisher")
+    name = ha.device_name("Friday Deploy Counter", topics.prefix)
+    dev = ha.device(ha.publisher_identifier(topics.prefix), name, "Publisher", configuration_url=configuration_url)
     available = ha.availability(topics.status)
     weeks = ha.entity(
         "sensor",
         "weeks",
-        "Weeks since Friday deploy",
+        "Weeks",
         dev,
         state_topic=topics.weeks,
         unit_of_measurement="w",  # no device_class "duration": HA 2025.10+ rejects "w" there and drops the entity
@@ -72,8 +84,21 @@ def publisher_discovery(topics: Topics, discovery_prefix: str) -> list[ha.Discov
         device_class="connectivity",
         entity_category="diagnostic",
     )
+    problem = ha.entity(
+        "binary_sensor",
+        "problem",
+        "Problem",
+        dev,
+        state_topic=topics.state,
+        value_template=PROBLEM_TEMPLATE,
+        json_attributes_topic=topics.state,
+        json_attributes_template=ERROR_TEMPLATE,
+        device_class="problem",  # no icon: HA's problem icons change with the state
+        availability=available,
+    )
     return [
         ha.Discovery(ha.config_topic(discovery_prefix, "sensor", node, "weeks"), weeks),
         ha.Discovery(ha.config_topic(discovery_prefix, "sensor", node, "last_friday_deploy"), last),
         ha.Discovery(ha.config_topic(discovery_prefix, "binary_sensor", node, "publisher"), status),
+        ha.Discovery(ha.config_topic(discovery_prefix, "binary_sensor", node, "problem"), problem),
     ]

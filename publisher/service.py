@@ -153,7 +153,7 @@ class Publisher:
             return []
         return [
             (d.topic, b"" if remove or d.config is None else encode_json(d.config))
-            for d in publisher_discovery(self.topics, self.cfg.discovery_prefix)
+            for d in publisher_discovery(self.topics, self.cfg.discovery_prefix, self.cfg.web_url())
         ]
 
     def cancel(self) -> None:

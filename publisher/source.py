@@ -96,6 +96,8 @@ class SourceSpec:
     fingerprint: Callable[[Mapping[str, Any]], list[Any]] = lambda section: []  # keys that shape the saved state
     secrets: Callable[[Mapping[str, Any]], list[str | None]] = lambda section: []  # values never to log
     summary: Callable[[Mapping[str, Any]], str] = lambda section: ""  # "Bamboo at …" for the start-up log line
+    # the source's web UI for people (Home Assistant's "Visit" link on the publisher's device), None: none known
+    web_url: Callable[[Mapping[str, Any]], str | None] = lambda section: None
     # where a one-source state file of format 1 came from (its fingerprint's first key), to carry it over
     legacy_where: Callable[[Mapping[str, Any], BuildContext], str] | None = None
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import voluptuous as vol
 
 from common import homeassistant as ha
 from common.topics import Topics
@@ -21,9 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {"name", "unique_id", "object_id", "default_entity_id", "device", "origin"}
 
 
-def configs() -> dict[str, dict[str, Any]]:
+PROBLEM_CONFIG = "homeassistant/binary_sensor/friday-deploy/problem/config"
+# The entity ids Home Assistant gives the publisher's entities (from `default_entity_id`/`object_id`): the same
+# before and after the names were shortened (issue 16), plus the new Problem sensor's.
+ENTITY_IDS = [
+    "sensor.fdc_friday-deploy_weeks",
+    "sensor.fdc_friday-deploy_last_friday_deploy",
+    "binary_sensor.fdc_friday-deploy_publisher",
+    "binary_sensor.fdc_friday-deploy_problem",
+]
+
+
+def configs(prefix: str = "friday-deploy", url: str | None = None) -> dict[str, dict[str, Any]]:
     out = {}
-    for d in publisher_discovery(Topics("friday-deploy"), "homeassistant"):
+    for d in publisher_discovery(Topics(prefix), "homeassistant", url):
         assert d.config is not None
         out[d.topic] = d.config
     return out
@@ -32,12 +44,19 @@ def configs() -> dict[str, dict[str, Any]]:
 def test_topics_and_ids() -> None:
     c = configs()
     assert sorted(c) == [
+        "homeassistant/binary_sensor/friday-deploy/problem/config",
         "homeassistant/binary_sensor/friday-deploy/publisher/config",
         "homeassistant/sensor/friday-deploy/last_friday_deploy/config",
         "homeassistant/sensor/friday-deploy/weeks/config",
     ]
     ids = [x["unique_id"] for x in c.values()]
-    assert ids == ["fdc_friday-deploy_weeks", "fdc_friday-deploy_last_friday_deploy", "fdc_friday-deploy_publisher"]
+    assert ids == [
+        "fdc_friday-deploy_weeks",
+        "fdc_friday-deploy_last_friday_deploy",
+        "fdc_friday-deploy_publisher",
+        "fdc_friday-deploy_problem",
+    ]
+    assert [x["default_entity_id"] for x in c.values()] == ENTITY_IDS
     assert all(ha.ID_RE.match(i) for i in ids) and len(set(ids)) == len(ids)
     for topic, x in c.items():
         component = topic.split("/")[1]
@@ -45,13 +64,57 @@ def test_topics_and_ids() -> None:
 
 
 def test_every_key_is_one_home_assistant_knows() -> None:
-    for x in configs().values():
+    for x in [*configs().values(), *configs("acme/fdc", "https://bamboo.example.com/deploy/x.action").values()]:
         assert set(x) >= REQUIRED, set(x)
         assert set(x) <= ha.KNOWN_KEYS, set(x) - ha.KNOWN_KEYS
         assert set(x["origin"]) == {"name", "sw_version", "support_url"}
-        assert set(x["device"]) == {"identifiers", "name", "manufacturer", "model", "sw_version"}
-        assert x["device"]["identifiers"] == ["fdc_friday-deploy"]
+        assert set(x["device"]) >= {"identifiers", "name", "manufacturer", "model", "sw_version"}
+        assert set(x["device"]) <= ha.DEVICE_KEYS, set(x["device"]) - ha.DEVICE_KEYS
         assert "availability_topic" not in x
+    assert {x["device"]["identifiers"][0] for x in configs().values()} == {"fdc_friday-deploy"}
+    assert {"via_device", "suggested_area", "configuration_url"} <= ha.DEVICE_KEYS
+
+
+def is_configuration_url(value: str) -> bool:
+    """Home Assistant's cv.configuration_url: http(s) (or homeassistant://) and voluptuous' Url()."""
+    try:
+        vol.Schema(vol.Url())(value)
+    except vol.Invalid:
+        return False
+    return value.split(":", 1)[0] in ("http", "https", "homeassistant")
+
+
+def test_names_read_well_and_tell_two_counters_apart() -> None:
+    """HA shows `<device name> <entity name>`: entity names never repeat the device name, and the device name
+    carries a topic prefix that is not the default."""
+    c = configs()
+    names = {t.split("/")[3]: x["name"] for t, x in c.items()}
+    assert names == {
+        "weeks": "Weeks",
+        "last_friday_deploy": "Last Friday deploy",
+        "publisher": "Publisher",
+        "problem": "Problem",
+    }
+    assert {x["device"]["name"] for x in c.values()} == {"Friday Deploy Counter"}
+    assert not any("Friday Deploy Counter" in n for n in names.values())
+    other = configs("acme/fdc")
+    assert {x["device"]["name"] for x in other.values()} == {"Friday Deploy Counter (acme/fdc)"}
+    assert {x["device"]["identifiers"][0] for x in other.values()} == {"fdc_acme_fdc"}
+    assert {x["unique_id"] for x in other.values()}.isdisjoint({x["unique_id"] for x in c.values()})
+
+
+def test_the_device_links_to_the_sources_web_ui(tmp_path: Path, bamboo: BambooSim) -> None:
+    """configuration_url: the first configured source's web UI (Bamboo's deployment projects), else none."""
+    from publisher.config import load
+
+    assert all("configuration_url" not in x["device"] for x in configs().values())
+    path = config(tmp_path, bamboo, 1883)
+    path.write_text(path.read_text().replace("  timeout: 3\n", "  timeout: 3\n  token: t\n"))
+    cfg = load(path)
+    url = cfg.web_url()
+    assert url == f"{bamboo.url}/deploy/viewAllDeploymentProjects.action"
+    assert url is not None and is_configuration_url(url)
+    assert {x["device"]["configuration_url"] for x in configs(url=url).values()} == {url}
 
 
 def test_weeks_sensor() -> None:
@@ -73,6 +136,25 @@ def test_timestamp_and_connectivity() -> None:
     pub = c["homeassistant/binary_sensor/friday-deploy/publisher/config"]
     assert (pub["device_class"], pub["payload_on"], pub["payload_off"]) == ("connectivity", "online", "offline")
     assert "availability" not in pub  # it is the availability
+
+
+def test_problem_sensor() -> None:
+    """On while `<prefix>/state`'s `error` is set (HA's default payload_on/off: ON/OFF), the sentence as `error`."""
+    from publisher.discovery import ERROR_TEMPLATE, PROBLEM_TEMPLATE
+
+    p = configs()[PROBLEM_CONFIG]
+    assert (p["device_class"], p["state_topic"], p["json_attributes_topic"]) == (
+        "problem",
+        "friday-deploy/state",
+        "friday-deploy/state",
+    )
+    assert p["value_template"] == PROBLEM_TEMPLATE == "{{ 'ON' if value_json.error else 'OFF' }}"
+    assert p["json_attributes_template"] == ERROR_TEMPLATE and "'error': value_json.error" in ERROR_TEMPLATE
+    assert "payload_on" not in p and "entity_category" not in p  # a normal entity, on the default dashboard
+    assert p["availability"] == [
+        {"topic": "friday-deploy/status", "payload_available": "online", "payload_not_available": "offline"}
+    ]
+    assert "error" not in ha.BLOCKED_ATTRIBUTES
 
 
 def test_ids_are_checked() -> None:
@@ -102,16 +184,36 @@ def test_publisher_announces_reannounces_and_removes(tmp_path: Path, bamboo: Bam
         assert proc.wait(20) == 0
         rec.close()
 
-    assert len(retained_topics(broker, "homeassistant/#")) == 3  # what the removal must clear
+    assert len(retained_topics(broker, "homeassistant/#")) == 4  # what the removal must clear
     r = fdc("publisher", "-c", str(cfg), "--remove-discovery")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "removed 3 Home Assistant discovery config(s)"
+    assert r.stdout.strip() == "removed 4 Home Assistant discovery config(s)"
     status = Recorder(broker, f"{PREFIX}/status")
     try:  # the removal did not pose as the publisher: the service's clean stop left `offline`
         assert status.wait_for(f"{PREFIX}/status") == b"offline"
     finally:
         status.close()
     assert retained_topics(broker, "homeassistant/#") == []  # the retained configs are gone
+
+
+def test_the_problem_sensor_follows_a_source_outage(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:
+    """Bamboo answers 503: the last good number stays, `state.error` (what the Problem sensor reads) says why,
+    and the device's configuration_url is Bamboo's deployment projects page."""
+    rec = Recorder(broker, ["homeassistant/#", f"{PREFIX}/#"])
+    proc = spawn("publisher", "-c", str(config(tmp_path, bamboo, broker.port)))
+    try:
+        problem = json.loads(rec.wait_for(PROBLEM_CONFIG, timeout=20))
+        assert problem["device"]["configuration_url"] == f"{bamboo.url}/deploy/viewAllDeploymentProjects.action"
+        topic = problem["state_topic"]
+        rec.wait_for(topic, lambda p: json.loads(p)["weeks"] == 3 and json.loads(p)["error"] is None, timeout=20)
+        bamboo.fail_next(503, times=100_000)
+        bad = json.loads(rec.wait_for(topic, lambda p: bool(json.loads(p)["error"]), timeout=60))
+        assert bad["weeks"] == 3 and "Bamboo" in bad["error"], bad
+        assert rec.last(f"{PREFIX}/weeks") == b"3"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        rec.close()
 
 
 def test_disabled_announces_nothing(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> None:

@@ -26,6 +26,7 @@ from display_node.config import DisplayConfig, DisplaySettings, Night, default_s
 from display_node.discovery import display_discovery
 from display_node.drivers import Panel, open_panel
 from display_node.node import Node, effective_level
+from publisher.discovery import publisher_discovery
 from tests.broker import Broker, Recorder, free_port, retained_topics, wait_until
 from tests.broker_project import ProjectBroker
 from tests.display_helpers import config, dummy_panel, publish, running
@@ -38,7 +39,8 @@ PREFIX = "friday-deploy"
 STATUS_CONFIG = f"homeassistant/binary_sensor/{NODE}/status/config"
 SHOWING_CONFIG = f"homeassistant/sensor/{NODE}/showing/config"
 NUMBER_CONFIG = f"homeassistant/number/{NODE}/brightness/config"
-CONFIGS = [STATUS_CONFIG, SHOWING_CONFIG, NUMBER_CONFIG]
+STALE_CONFIG = f"homeassistant/binary_sensor/{NODE}/stale/config"
+CONFIGS = [STATUS_CONFIG, SHOWING_CONFIG, STALE_CONFIG, NUMBER_CONFIG]
 NODE_STATUS = f"{PREFIX}/displays/{NODE}/status"
 SHOWING = f"{PREFIX}/displays/{NODE}/showing"
 BRIGHTNESS = f"{PREFIX}/displays/{NODE}/brightness"
@@ -46,9 +48,9 @@ BRIGHTNESS_SET = f"{PREFIX}/displays/{NODE}/brightness/set"
 REQUIRED = {"name", "unique_id", "object_id", "default_entity_id", "device", "origin"}
 
 
-def configs(node: str = NODE, prefix: str = PREFIX) -> dict[str, dict[str, Any]]:
+def configs(node: str = NODE, prefix: str = PREFIX, area: str | None = None) -> dict[str, dict[str, Any]]:
     out = {}
-    for d in display_discovery(Topics(prefix), node, "homeassistant"):
+    for d in display_discovery(Topics(prefix), node, "homeassistant", area):
         assert d.config is not None
         out[d.topic] = d.config
     return out
@@ -63,26 +65,59 @@ def test_topics_ids_and_the_acl_pattern() -> None:
     for topic in c:  # mosquitto/acl: `pattern write homeassistant/+/%u/#`, and the user name is the node_id
         assert mqtt.topic_matches_sub(f"homeassistant/+/{NODE}/#", topic), topic
     ids = [x["unique_id"] for x in c.values()]
-    assert ids == [f"fdc_friday-deploy_{NODE}_{o}" for o in ("status", "showing", "brightness")]
+    assert ids == [f"fdc_friday-deploy_{NODE}_{o}" for o in ("status", "showing", "stale", "brightness")]
     assert all(ha.ID_RE.match(i) for i in ids) and len(set(ids)) == len(ids)
     for topic, x in c.items():
         component = topic.split("/")[1]
         assert x["default_entity_id"] == f"{component}.{x['unique_id']}" and x["object_id"] == x["unique_id"]
     # no clash with the publisher's entities, nor with another node's
-    publisher_ids = {"fdc_friday-deploy_weeks", "fdc_friday-deploy_last_friday_deploy", "fdc_friday-deploy_publisher"}
+    publisher_ids = {
+        x["unique_id"] for d in publisher_discovery(Topics(PREFIX), "homeassistant") if (x := d.config) is not None
+    }
+    assert len(publisher_ids) == 4
     assert not publisher_ids & set(ids)
     assert not {x["unique_id"] for x in configs("hamburg-lobby").values()} & set(ids)
 
 
+# The entity ids Home Assistant gives a display's entities: unchanged by issue 16's names, plus *Stale*.
+ENTITY_IDS = [
+    f"binary_sensor.fdc_friday-deploy_{NODE}_status",
+    f"sensor.fdc_friday-deploy_{NODE}_showing",
+    f"binary_sensor.fdc_friday-deploy_{NODE}_stale",
+    f"number.fdc_friday-deploy_{NODE}_brightness",
+]
+
+
 def test_every_key_is_one_home_assistant_knows() -> None:
-    for x in configs().values():
+    for x in [*configs().values(), *configs(prefix="acme/fdc", area="Kitchen").values()]:
         assert set(x) >= REQUIRED, set(x)
         assert set(x) <= ha.KNOWN_KEYS, set(x) - ha.KNOWN_KEYS
         assert set(x["origin"]) == {"name", "sw_version", "support_url"}
-        assert set(x["device"]) == {"identifiers", "name", "manufacturer", "model", "sw_version"}
+        assert set(x["device"]) >= {"identifiers", "name", "manufacturer", "model", "sw_version", "via_device"}
+        assert set(x["device"]) <= ha.DEVICE_KEYS, set(x["device"]) - ha.DEVICE_KEYS
+        assert "availability_topic" not in x
+    for x in configs().values():
         assert x["device"]["identifiers"] == [f"fdc_friday-deploy_{NODE}"]
         assert x["device"]["name"] == f"Friday Deploy display {NODE}"
-        assert "availability_topic" not in x
+        assert "suggested_area" not in x["device"] and "configuration_url" not in x["device"]
+    assert [x["default_entity_id"] for x in configs().values()] == ENTITY_IDS
+
+
+def test_names_area_and_the_link_to_the_publisher() -> None:
+    """Entity names read after the device name (has_entity_name); a prefix other than the default is in the device
+    name; `area` is the suggested_area; via_device is the publisher's device of the same prefix."""
+    c = configs()
+    assert [x["name"] for x in c.values()] == ["Connectivity", "Showing", "Stale", "Brightness"]
+    for prefix in (PREFIX, "acme/fdc"):
+        (publisher_device,) = {
+            d.config["device"]["identifiers"][0]
+            for d in publisher_discovery(Topics(prefix), "homeassistant")
+            if d.config is not None
+        }
+        assert {x["device"]["via_device"] for x in configs(prefix=prefix).values()} == {publisher_device}
+    other = configs(prefix="acme/fdc", area="Berlin 3rd floor")
+    assert {x["device"]["name"] for x in other.values()} == {f"Friday Deploy display {NODE} (acme/fdc)"}
+    assert {x["device"]["suggested_area"] for x in other.values()} == {"Berlin 3rd floor"}
 
 
 def test_connectivity_showing_and_brightness() -> None:
@@ -90,11 +125,22 @@ def test_connectivity_showing_and_brightness() -> None:
     available = [{"topic": NODE_STATUS, "payload_available": "online", "payload_not_available": "offline"}]
     status = c[STATUS_CONFIG]
     assert (status["state_topic"], status["payload_on"], status["payload_off"]) == (NODE_STATUS, "online", "offline")
-    assert (status["device_class"], status["entity_category"]) == ("connectivity", "diagnostic")
+    assert status["device_class"] == "connectivity"
+    assert "entity_category" not in status  # a normal entity: the default dashboard shows it
     assert "availability" not in status  # it is the availability
     showing = c[SHOWING_CONFIG]
     assert showing["state_topic"] == showing["json_attributes_topic"] == SHOWING
     assert "value_json.text" in showing["value_template"] and showing["availability"] == available
+    stale = c[STALE_CONFIG]
+    assert (stale["device_class"], stale["state_topic"], stale["json_attributes_topic"]) == (
+        "problem",
+        SHOWING,
+        SHOWING,
+    )
+    assert stale["value_template"] == "{{ 'ON' if value_json.stale else 'OFF' }}"
+    assert "value_json.get('stale_reason')" in stale["json_attributes_template"]
+    assert "'reason':" in stale["json_attributes_template"] and "reason" not in ha.BLOCKED_ATTRIBUTES
+    assert stale["availability"] == available and "entity_category" not in stale
     number = c[NUMBER_CONFIG]
     assert (number["command_topic"], number["state_topic"]) == (BRIGHTNESS_SET, BRIGHTNESS)
     assert (number["min"], number["max"], number["step"], number["mode"]) == (0, 15, 1, "slider")
@@ -361,12 +407,12 @@ def test_fdc_display_announces_reannounces_and_removes_discovery(broker: Broker,
         rec.close()
     assert "Traceback" not in log.read_text()
 
-    assert len(retained_topics(broker, "homeassistant/#")) == 3  # what the removal must clear
+    assert len(retained_topics(broker, "homeassistant/#")) == 4  # what the removal must clear
     r = subprocess.run(
         fdc("display", "-c", str(cfg), "--remove-discovery"), capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == f"removed 3 Home Assistant discovery config(s) of display node '{NODE}'"
+    assert r.stdout.strip() == f"removed 4 Home Assistant discovery config(s) of display node '{NODE}'"
     assert retained_topics(broker, "homeassistant/#") == []  # the retained configs are gone
 
 
@@ -442,9 +488,15 @@ def test_logging_is_quiet_for_good_commands(broker: Broker, caplog: pytest.LogCa
 def test_the_showing_attributes_are_none_home_assistant_drops() -> None:
     """The Showing sensor's attributes are the `showing` JSON itself; HA drops reserved names (its
     MQTT_ATTRIBUTES_BLOCKED), so none of its keys may be one."""
-    from common.payloads import encode_showing
+    from display_node.node import Showing, showing_payload
 
-    keys = set(json.loads(encode_showing("12", 12, False, "2026-11-26T09:00:03+01:00")))
-    assert keys == {"text", "value", "stale", "at"}
-    assert not keys & ha.BLOCKED_ATTRIBUTES
+    payload = json.loads(showing_payload(Showing("12", 12, True, "publisher_offline"), "2026-11-26T09:00:03+01:00"))
+    assert payload == {
+        "text": "12",
+        "value": 12,
+        "stale": True,
+        "at": "2026-11-26T09:00:03+01:00",
+        "stale_reason": "publisher_offline",
+    }
+    assert not set(payload) & ha.BLOCKED_ATTRIBUTES
     assert configs()[SHOWING_CONFIG]["json_attributes_topic"] == SHOWING

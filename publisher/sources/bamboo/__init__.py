@@ -111,6 +111,7 @@ SPEC = register(
         fingerprint=lambda b: [b["url"], b["environments"], b["projects"]],
         secrets=lambda b: [b.get("token"), b.get("password")],
         summary=lambda b: f"Bamboo at {b['url']} (environments {b['environments']}, projects {b['projects']})",
+        web_url=lambda b: f"{b['url']}/deploy/viewAllDeploymentProjects.action",
         build=_build,
         legacy_where=lambda b, ctx: str(b["url"]),
     )
