@@ -14,7 +14,7 @@ import voluptuous as vol
 
 from publisher import schema
 from publisher.source import BuildContext, SourceSpec, register
-from publisher.sources.github.api import GitHubClient
+from publisher.sources.github.api import GitHubClient, web_base
 from publisher.sources.github.source import GitHubSource
 from publisher.sources.github.wire import REPO
 
@@ -71,6 +71,7 @@ SPEC = register(
         secrets=lambda g: [g.get("token")],
         summary=lambda g: f"GitHub at {g['url']} (repositories {g['repositories']}, environments {g['environments']})",
         build=_build,
+        web_url=lambda g: web_base(str(g["url"])),
     )
 )
 
