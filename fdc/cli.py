@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from common import __version__
 from common.config import ConfigError, read_yaml
-from common.exits import EXIT_CONFIG, EXIT_OK
+from common.exits import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE
 from common.logs import setup_logging
 
 
@@ -58,7 +58,86 @@ def _parser() -> argparse.ArgumentParser:
         "check-config", parents=[common], help="validate a publisher or display config and list every problem"
     )
     c.add_argument("file", metavar="FILE")
+
+    u = sub.add_parser("push", parents=[common], help="send one deployment to a publisher's receiver (from CI)")
+    u.add_argument("--url", required=True, help="the receiver's base URL, e.g. http://publisher:8080")
+    u.add_argument("--token", help="its webhooks.token (default: $FDC_WEBHOOK_TOKEN)")
+    u.add_argument("--project", required=True)
+    u.add_argument("--environment", required=True)
+    u.add_argument("--started", required=True, metavar="T", help="ISO 8601 with an offset, epoch ms, or now")
+    u.add_argument("--finished", metavar="T", help="ISO 8601 with an offset, epoch ms, or now (absent: running)")
+    u.add_argument("--state", help="SUCCESS (default), FAILED or UNKNOWN")
+    u.add_argument("--version", dest="deploy_version", metavar="VERSION")
+    u.add_argument("--id", dest="deploy_id", metavar="ID", help="default: made from project, environment and start")
+    u.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
     return parser
+
+
+def push(args: argparse.Namespace) -> int:
+    """`fdc push`: one POST /api/v1/deployments; 0 counted or ignored, 2 bad usage, 3 refused or unreachable."""
+    import os
+    from datetime import UTC, datetime
+
+    import requests
+
+    from publisher.push import stable_id
+    from publisher.times import TimeError, parse_time
+
+    def fail(code: int, text: str) -> int:
+        print(f"fdc push: {text}", file=sys.stderr)
+        return code
+
+    def when(value: str) -> datetime:
+        if value.strip().lower() == "now":
+            return datetime.now(UTC)
+        moment = parse_time(value.strip(), naive_tz=None)
+        if moment.tzinfo is None:
+            raise TimeError(f"{value!r} has no UTC offset (add one, e.g. +01:00 or Z)")
+        return moment
+
+    token = args.token or os.environ.get("FDC_WEBHOOK_TOKEN")
+    if not token:
+        return fail(EXIT_CONFIG, "no token: give --token or set FDC_WEBHOOK_TOKEN (the receiver's webhooks.token)")
+    if not args.url.startswith(("http://", "https://")):
+        return fail(EXIT_CONFIG, f"--url {args.url!r} is not an http(s) URL like http://publisher:8080")
+    times: dict[str, datetime | None] = {}
+    for flag, value in (("--started", args.started), ("--finished", args.finished)):
+        try:
+            times[flag] = when(value) if value else None
+        except TimeError as e:
+            return fail(EXIT_CONFIG, f"{flag}: {e}")
+    started, finished = times["--started"], times["--finished"]
+    assert started is not None
+    body = {
+        "id": args.deploy_id or stable_id(args.project, args.environment, started),
+        "project": args.project,
+        "environment": args.environment,
+        "started": started.isoformat(),
+        "finished": finished.isoformat() if finished else None,
+    }
+    body.update({k: v for k, v in (("state", args.state), ("version", args.deploy_version)) if v})
+    url = args.url.rstrip("/") + "/api/v1/deployments"
+    try:
+        r = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=args.timeout)
+    except requests.RequestException as e:
+        return fail(EXIT_UNREACHABLE, f"cannot reach {args.url} ({type(e).__name__}): is the publisher's receiver on?")
+    try:
+        answer = r.json()
+    except ValueError:
+        answer = {}
+    said = str(answer.get("error") or answer.get("reason") or "")[:300] if isinstance(answer, dict) else ""
+    if r.status_code == 202 and isinstance(answer, dict):
+        weeks = answer.get("weeks")
+        if answer.get("counted"):
+            print(f"counted {body['id']}: {weeks} week(s) since a Friday deployment")
+        else:
+            print(f"not counted ({said or 'ignored'}); {weeks} week(s) since a Friday deployment")
+        return EXIT_OK
+    if r.status_code in (400, 413):
+        return fail(EXIT_CONFIG, f"the receiver refused the deployment: {said or r.status_code}")
+    if r.status_code == 401:
+        return fail(EXIT_UNREACHABLE, "the receiver refused the token (check --token / FDC_WEBHOOK_TOKEN)")
+    return fail(EXIT_UNREACHABLE, f"the receiver at {args.url} answered HTTP {r.status_code}: {said or 'no reason'}")
 
 
 def check_config(path: str) -> int:
@@ -107,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args)
         if args.command == "check-config":
             return check_config(args.file)
+        if args.command == "push":
+            return push(args)
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_CONFIG

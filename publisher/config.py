@@ -97,18 +97,18 @@ def schema() -> vol.Schema:
         ),
     }
     for spec in specs():
-        base[vol.Optional(spec.name)] = spec.schema
+        base[vol.Optional(spec.key)] = spec.schema
     return vol.Schema(base)
 
 
 def _cross_checks(c: dict[str, Any]) -> list[str]:
-    present = [s for s in specs() if s.name in c]
+    present = [s for s in specs() if s.key in c]
     if not present:
-        names = ", ".join(f"`{s.name}:`" for s in specs())
+        names = ", ".join(f"`{s.key}:`" for s in specs())
         return [f"no source configured: add at least one of {names} (e.g. `bamboo:` with its url and token)"]
     problems: list[str] = []
     for spec in present:
-        problems += spec.check(c[spec.name])
+        problems += spec.check(c[spec.key])
     return problems
 
 
@@ -202,7 +202,7 @@ class PublisherConfig:
         return BuildContext(self.config_dir, zoneinfo.ZoneInfo(self.timezone))
 
     def make_sources(self) -> list[Source]:
-        return [spec.build(section, self._context()) for spec, section in self._specs()]
+        return [spec.build(section, self._context()) for spec, section in self._specs() if spec.polled]
 
 
 def _hash(key: list[Any]) -> str:
@@ -214,7 +214,7 @@ def load(path: str | Path) -> PublisherConfig:
     data = cc.read_yaml(path)
     env: dict[str, tuple[str, ...]] = dict(cc.MQTT_ENV)
     for spec in specs():  # a source's secrets from the environment, for the sources this file configures
-        if spec.name in data:
+        if spec.key in data:
             env.update(spec.env)
     c = cc.validate(cc.apply_env(data, env), schema(), source)
     if problems := _cross_checks(c):
@@ -231,7 +231,7 @@ def load(path: str | Path) -> PublisherConfig:
         poll_interval=c["poll_interval"],
         state_file=state_file,
         config_dir=Path(path).parent,
-        sections=tuple((s.name, c[s.name]) for s in specs() if s.name in c),
+        sections=tuple((s.name, c[s.key]) for s in specs() if s.key in c),
         mqtt=cc.mqtt_settings(c.get("mqtt"), f"fdc-publisher-{cc.hostname()}"),
         homeassistant=bool(ha.get("enabled", True)),
         discovery_prefix=ha.get("discovery_prefix", "homeassistant"),

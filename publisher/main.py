@@ -14,9 +14,9 @@ from common.config import ConfigError
 from common.exits import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE
 from common.logs import REDACT
 from common.mqtt import MqttError, publish_and_leave
-from publisher import config
+from publisher import config, push
 from publisher.report import sentence, state_payload
-from publisher.service import Publisher, make_link, run_forever
+from publisher.service import Publisher, make_link, publish, run_forever
 
 log = logging.getLogger("fdc.publisher")
 
@@ -101,5 +101,20 @@ def _serve(pub: Publisher) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
-    run_forever(pub, make_link(pub), stop)
+    link = make_link(pub)
+    receiver = None
+    if push.NAME in dict(pub.cfg.sections):  # `webhooks:`: the HTTP receiver runs beside the MQTT loop
+        from publisher import receiver as web
+
+        pub.announce = lambda: publish(link, pub)
+        try:
+            receiver = web.start(pub)
+        except web.ReceiverError as e:
+            print(f"fdc publisher: {e}", file=sys.stderr)
+            return EXIT_CONFIG
+    try:
+        run_forever(pub, link, stop)
+    finally:
+        if receiver is not None:
+            receiver.stop()
     return EXIT_OK

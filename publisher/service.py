@@ -14,19 +14,22 @@ from zoneinfo import ZoneInfo
 from common.mqtt import MqttLink
 from common.payloads import OFFLINE, ONLINE, decode_status, encode_json, encode_weeks
 from common.topics import Topics
-from publisher import reader
+from publisher import push, reader
 from publisher import state as state_store
 from publisher.config import PublisherConfig
+from publisher.deployment import Deployment
 from publisher.discovery import publisher_discovery
 from publisher.friday import Count, count, next_local_midnight, weekday_numbers
 from publisher.plausible import clock_problem
 from publisher.reader import PollRules, Relisting
 from publisher.report import state_payload
 from publisher.source import Source, SourceError
+from publisher.state import SourceState
 
 log = logging.getLogger("fdc.publisher")
 RETRY_AFTER_ERROR = 60.0  # seconds; a failed poll is retried sooner than poll_interval when that is longer
 HA_RESEND_JITTER = 5.0  # seconds; spreads the re-announcements of many clients after Home Assistant restarts
+HINT_STEP = 0.5  # seconds; while waiting for a webhook's hint, a stop is still seen this soon
 
 
 def utc_now() -> datetime:
@@ -53,6 +56,14 @@ class Publisher:
         self._logged: dict[str, str] = {}  # per source, the problem already logged: one line per outage
         self._lock = threading.Lock()
         self._messages: list[tuple[str, bytes]] = []
+        # Pushed deployments (publisher/receiver.py) arrive on another thread: state changes, saves and
+        # publishes are serialised, so a push is never lost to a poll and no older number overtakes a newer one.
+        self._fold = threading.Lock()
+        self._saving = threading.Lock()
+        self.publishing = threading.Lock()
+        self.hints = threading.Event()  # set by the Bamboo webhook: poll now
+        self.hinted = False  # a receiver can set `hints`: wait_for_news watches it
+        self.announce: Callable[[], None] | None = None  # publishes the current messages (set by main)
         self.refresh()
 
     @property
@@ -86,15 +97,53 @@ class Publisher:
             if not self.clock_error:
                 seen = source.server_time
                 self.clock_error = clock_problem(now, seen, source.label) if seen is not None else None
-        if self.clock_error is not None:
-            self._problem("clock", self.clock_error)
-        else:
-            self._problem("clock", None)
-            self.state = replace(self.state, sources=sources)
-        self.error = "; ".join([e for e in [self.clock_error] if e] + errors + notes) or None
-        self.polled = True
-        self.refresh(now)
+        with self._fold:  # a push taken during this poll keeps its part, and its number is not overtaken
+            if self.clock_error is not None:
+                self._problem("clock", self.clock_error)
+            else:
+                self._problem("clock", None)
+                polled = {s.name for s in self.sources}
+                kept = {k: v for k, v in self.state.sources.items() if k not in polled}
+                self.state = replace(self.state, sources=self._refold({**sources, **kept}, now))
+            self.error = "; ".join([e for e in [self.clock_error] if e] + errors + notes) or None
+            self.polled = True
+            self.refresh(now)
         return not errors and self.clock_error is None
+
+    def _push_rules(self, now: datetime) -> push.Rules | None:
+        section = dict(self.cfg.sections).get(push.NAME)
+        return None if section is None else push.rules_for(section, self.tz, self.days, now)
+
+    def _refold(self, sources: dict[str, SourceState], now: datetime) -> dict[str, SourceState]:
+        """Pushed results still running, evaluated at `now` (one running into Friday becomes a Friday one)."""
+        rules = self._push_rules(now)
+        if rules is None or push.NAME not in sources:
+            return sources
+        return {**sources, push.NAME: push.refold(sources[push.NAME], rules)}
+
+    def accept(self, dep: Deployment, merge: push.Merge | None = None, also: tuple[str, ...] = ()) -> push.Verdict:
+        """Fold one pushed deployment into the state (from the receiver's threads), publish the number at once,
+        then save; the verdict carries the number for the answer."""
+        with self._fold:
+            now = self.clock()
+            rules = self._push_rules(now)
+            if rules is None:
+                return push.Verdict(False, "webhooks: is not configured")
+            part = self.state.source(push.NAME, self.fingerprints[push.NAME])
+            part, verdict = push.fold(part, dep, rules, merge, also)
+            if verdict.counted:
+                self.state = replace(self.state, sources=self._refold({**self.state.sources, push.NAME: part}, now))
+                self.refresh(now)
+            weeks = self.count.weeks if self.count is not None else None
+        if verdict.counted:
+            if self.announce is not None:
+                self.announce()
+            self.save()
+        return replace(verdict, weeks=weeks)
+
+    def hint(self) -> None:
+        """A source says it has news (the Bamboo webhook): the service polls now instead of at its interval."""
+        self.hints.set()
 
     def _problem(self, key: str, text: str | None, warning: bool = False) -> str:
         """Log a problem once while it lasts, and once when it is over."""
@@ -163,6 +212,10 @@ class Publisher:
 
     def save(self) -> str | None:
         """Save the state; on failure the sentence that says why (also logged), else None."""
+        with self._saving:  # the poll loop and pushes save from two threads: the newest state is written last
+            return self._save()
+
+    def _save(self) -> str | None:
         try:
             state_store.save(self.cfg.state_file, self.state)
         except OSError as e:
@@ -178,8 +231,9 @@ class Publisher:
 
 def publish(link: MqttLink, pub: Publisher, with_discovery: bool = False) -> None:
     """The retained topics (after the discovery configs, so HA has the entities before their states)."""
-    for topic, payload in (pub.discovery() if with_discovery else []) + pub.messages():
-        link.publish(topic, payload)
+    with pub.publishing:  # one thread at a time (a push, a poll, a connect): an older read never goes out last
+        for topic, payload in (pub.discovery() if with_discovery else []) + pub.messages():
+            link.publish(topic, payload)
 
 
 def make_link(pub: Publisher, announce: bool = True) -> MqttLink:
@@ -224,10 +278,22 @@ def wait_for_news(pub: Publisher, stop: threading.Event, seconds: float) -> None
     step = min(steps) if steps else None
     while not stop.is_set():
         left = deadline - time.monotonic()
-        if left <= 0 or stop.wait(min(left, step) if step else left):
+        if left <= 0 or _sleep(pub, stop, min(left, step) if step else left):
             return
         if step and any(s.changed() for s in pub.sources if s.watch):
             return
+
+
+def _sleep(pub: Publisher, stop: threading.Event, seconds: float) -> bool:
+    """Wait up to `seconds`; True when stopped, or hinted (with a receiver: the Bamboo webhook asks for a poll)."""
+    if not pub.hinted:
+        return stop.wait(seconds)
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0 and not stop.is_set():
+        if pub.hints.wait(min(left, HINT_STEP)):
+            pub.hints.clear()
+            return True
+    return stop.is_set()
 
 
 def run_forever(pub: Publisher, link: MqttLink, stop: threading.Event) -> None:

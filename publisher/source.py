@@ -100,6 +100,13 @@ class SourceSpec:
     web_url: Callable[[Mapping[str, Any]], str | None] = lambda section: None
     # where a one-source state file of format 1 came from (its fingerprint's first key), to carry it over
     legacy_where: Callable[[Mapping[str, Any], BuildContext], str] | None = None
+    polled: bool = True  # False: counted and kept in the state, but fed by pushes, never polled (`push`)
+    section: str = ""  # its config section's key when that is not `name` (`webhooks:` for `push`)
+
+    @property
+    def key(self) -> str:
+        """The top-level config key of its section."""
+        return self.section or self.name
 
 
 _REGISTRY: dict[str, SourceSpec] = {}
@@ -112,6 +119,7 @@ def register(spec: SourceSpec) -> SourceSpec:
 
 def specs() -> list[SourceSpec]:
     """Every registered source, in `state.source` order."""
+    import publisher.push  # noqa: F401  (the push receiver's section registers itself too)
     import publisher.sources  # noqa: F401  (the built-in sources register themselves on import)
 
     return sorted(_REGISTRY.values(), key=lambda s: s.order)
