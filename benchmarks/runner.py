@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fanout, flood, footprint, poll_cost
+from benchmarks import fanout, flood, footprint, github_cost, gitlab_cost, poll_cost
 from benchmarks.util import Report, machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,21 +32,34 @@ class Sizes:
     fanout: fanout.FanoutSizes
     footprint: footprint.FootprintSizes
     flood: flood.FloodSizes
+    github: github_cost.GitHubSizes
+    gitlab: gitlab_cost.GitLabSizes
 
 
 PRESETS = {
-    "full": Sizes(poll_cost.PollSizes(), fanout.FanoutSizes(), footprint.FootprintSizes(), flood.FloodSizes()),
+    "full": Sizes(
+        poll_cost.PollSizes(),
+        fanout.FanoutSizes(),
+        footprint.FootprintSizes(),
+        flood.FloodSizes(),
+        github_cost.GitHubSizes(),
+        gitlab_cost.GitLabSizes(),
+    ),
     "small": Sizes(
         poll_cost.PollSizes(envs=(1, 50), results=(25, 500)),
         fanout.FanoutSizes(in_process=(10, 100), subprocesses=3, rounds=10, showing_rounds=5),
         footprint.FootprintSizes(idle_seconds=10, settle_seconds=2, frames=300),
         flood.FloodSizes(seconds=3),
+        github_cost.GitHubSizes(repos=10, deep=300, depths=(5, 40, None)),
+        gitlab_cost.GitLabSizes(depths=(50, 500)),
     ),
     "tiny": Sizes(
         poll_cost.PollSizes(envs=(1, 3), results=(25, 60), latency=0.002),
         fanout.FanoutSizes(in_process=(3,), subprocesses=2, rounds=3, nagle_rows=(), split=0, showing_rounds=3),
         footprint.FootprintSizes(idle_seconds=2, settle_seconds=0.5, blocks=(1, 8), frames=20),
         flood.FloodSizes(rate=2000, seconds=1),
+        github_cost.GitHubSizes(repos=3, history=12, steady_polls=2, deep=120, depths=(3, 40, None)),
+        gitlab_cost.GitLabSizes(projects=3, polls=3, depths=(30, 250), cold_envs=3),
     ),
 }
 
@@ -55,6 +68,8 @@ BENCHES: dict[str, Callable[[Sizes], Report]] = {
     "fanout": lambda s: fanout.run(s.fanout),
     "footprint": lambda s: footprint.run(s.footprint),
     "flood": lambda s: flood.run(s.flood),
+    "github": lambda s: github_cost.run(s.github),
+    "gitlab": lambda s: gitlab_cost.run(s.gitlab),
 }
 
 
@@ -83,7 +98,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         fl = dataclasses.replace(fl, seconds=args.flood_seconds)
     if args.flood_rate is not None:
         fl = dataclasses.replace(fl, rate=args.flood_rate)
-    return Sizes(poll, fan, foot, fl)
+    return Sizes(poll, fan, foot, fl, s.github, s.gitlab)
 
 
 def loadavg() -> str:
