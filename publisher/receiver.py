@@ -281,3 +281,33 @@ def start(pub: Publisher) -> Receiver | None:
     receiver = Receiver(pub, dict(section))
     receiver.start()
     return receiver
+
+
+def healthcheck(config_path: str) -> int:
+    """Docker's healthcheck: 0 when /healthz answers `ok` (or no `webhooks:` is configured: nothing to ask)."""
+    import urllib.request
+
+    import yaml
+
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            section = (yaml.safe_load(f) or {}).get("webhooks")
+        if not isinstance(section, dict):
+            return 0
+        host, port = push.address(push.listen(section.get("listen", "127.0.0.1:8080")))
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        where = f"[{host}]" if ":" in host else host
+        with urllib.request.urlopen(f"http://{where}:{port}/healthz", timeout=3) as r:
+            return 0 if r.read() == b"ok" else 1
+    except Exception as e:  # unhealthy, with one line for `docker inspect`
+        print(f"unhealthy: {type(e).__name__}: {str(e)[:200]}")
+        return 1
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] != ["--healthcheck"] or len(sys.argv) != 3:
+        print("usage: python -m publisher.receiver --healthcheck CONFIG", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(healthcheck(sys.argv[2]))

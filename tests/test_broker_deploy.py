@@ -186,6 +186,43 @@ def test_every_variable_compose_reads_is_in_env_example() -> None:
     assert {"TZ", "FDC_BAMBOO_TOKEN", "FDC_MQTT_USERNAME", "FDC_MQTT_PASSWORD"} <= documented
 
 
+def test_the_publisher_exposes_the_receiver_on_loopback_and_checks_healthz(tmp_path: Path, broker: Any) -> None:
+    """The port a TLS proxy on the host forwards to; the healthcheck is right with and without `webhooks:`."""
+    from tests.broker import free_port
+    from tests.test_push_e2e import start, stop
+
+    publisher = compose_file()["services"]["publisher"]
+    assert publisher["ports"] == ["127.0.0.1:8080:8080"]
+    test = publisher["healthcheck"]["test"]
+    assert test[:4] == ["CMD", "python", "-m", "publisher.receiver"] and test[4:] == [
+        "--healthcheck",
+        "/config/publisher.yaml",
+    ]
+
+    def check(config: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *test[2:-1], str(config)], capture_output=True, text=True, cwd=ROOT)
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("bamboo: {url: https://bamboo.example.com}\n")
+    assert check(plain).returncode == 0  # no receiver configured: nothing to ask
+    port = free_port()
+    (tmp_path / "down.yaml").write_text(f"webhooks: {{listen: '0.0.0.0:{port}'}}\n")
+    down = check(tmp_path / "down.yaml")
+    assert down.returncode == 1 and down.stdout.startswith("unhealthy: ")
+    proc = start(tmp_path, broker, port)
+    try:
+        assert check(tmp_path / "down.yaml").returncode == 0
+    finally:
+        stop(proc)
+    for name in (
+        "FDC_WEBHOOK_TOKEN",
+        "FDC_GITHUB_WEBHOOK_SECRET",
+        "FDC_GITLAB_WEBHOOK_TOKEN",
+        "FDC_BAMBOO_WEBHOOK_TOKEN",
+    ):
+        assert publisher["environment"][name] == f"${{{name}:-}}"
+
+
 def test_the_healthcheck_uses_only_what_the_broker_image_has() -> None:
     line = compose_healthcheck()
     assert shlex.split(line)[0] == "mosquitto_sub"
