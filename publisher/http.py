@@ -234,6 +234,29 @@ class HttpClient:
         self._session.close()
 
 
+class OverHttp:
+    """What every source read over HTTP shares: no cheap change check, its clock from the answers' Date header,
+    and cancel/close handed to its client (an object with `.http`, an HttpClient, and `.close()`)."""
+
+    watch: float | None = None
+    incremental = True
+    client: Any
+
+    @property
+    def server_time(self) -> datetime | None:
+        when: datetime | None = self.client.http.server_time
+        return when
+
+    def changed(self) -> bool:
+        return False
+
+    def cancel(self) -> None:
+        self.client.http.cancel()
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def parse_json(answer: Answer, label: str, what: str) -> Any:
     """The body as JSON, or an HttpError sentence saying what arrived instead."""
     ctype, status = (answer.header("Content-Type") or "").split(";")[0].strip().lower(), answer.status

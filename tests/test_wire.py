@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from publisher.deployment import NOT_RUN, RAN, RUNNING
-from publisher.sources.bamboo.wire import WireError, deployment_state, lifecycle, parse_result
+from publisher.fields import WireError
+from publisher.sources.bamboo.wire import deployment_state, lifecycle, parse_result
 from publisher.times import parse_time as parse_date
 from tests.conftest import SAMPLES
 

@@ -7,7 +7,7 @@ newest result id; each changed environment's results are read newest first (`dep
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import voluptuous as vol
@@ -15,28 +15,25 @@ import voluptuous as vol
 from common import config as cc
 from publisher import schema
 from publisher.deployment import Deployment, ResultId
+from publisher.http import OverHttp
 from publisher.reader import page_sizes
 from publisher.source import BuildContext, EnvInfo, SourceSpec, full_match, register
 from publisher.sources.bamboo.api import BambooAuth, BambooClient
 
 
-class BambooSource:
+class BambooSource(OverHttp):
     """Bamboo as a Source: the client plus the patterns that pick production environments."""
 
     name = "bamboo"
     title = "Bamboo"
-    watch: float | None = None
     relist = timedelta(hours=1)  # new deployment projects and environments are picked up this often
-    incremental = True
+
+    client: BambooClient
 
     def __init__(self, client: BambooClient, projects: tuple[str, ...], environments: tuple[str, ...]) -> None:
         self.client, self.projects, self.patterns = client, projects, environments
         self.label = client.label
         self.memo: dict[str, Any] = {}
-
-    @property
-    def server_time(self) -> datetime | None:
-        return self.client.http.server_time
 
     def environments(self) -> list[EnvInfo]:
         return [
@@ -57,15 +54,6 @@ class BambooSource:
             f"{self.label} has no environment matching bamboo.environments {list(self.patterns)} in a deployment "
             f"project matching bamboo.projects {list(self.projects)}: check those regexes"
         )
-
-    def changed(self) -> bool:
-        return False
-
-    def cancel(self) -> None:
-        self.client.http.cancel()
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def _check(b: Mapping[str, Any]) -> list[str]:

@@ -14,9 +14,10 @@ from typing import Any
 from urllib3.util.retry import Retry
 
 from publisher.deployment import Deployment
+from publisher.fields import WireError, identifier
 from publisher.http import Answer, HttpClient, HttpError, Traffic, parse_json
 from publisher.source import EnvInfo
-from publisher.sources.bamboo.wire import WireError, identifier, name, parse_result
+from publisher.sources.bamboo.wire import name, parse_result
 
 log = logging.getLogger("fdc.bamboo")
 

@@ -12,14 +12,10 @@ import re
 from typing import Any
 
 from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING, Deployment, parse_state
+from publisher.fields import WireError, identifier, shown
 from publisher.times import TimeError, parse_time
 
-MAX_ID = 2**63 - 1
 MAX_NAME = 200  # names and versions longer than this are cut: they end up in MQTT payloads and the state file
-
-
-class WireError(ValueError):
-    """A result Bamboo sent that cannot be understood; names the field."""
 
 
 def _key(value: str) -> str:
@@ -33,21 +29,14 @@ def lifecycle(value: Any) -> str:
     """lifeCycleState in either spelling ("IN_PROGRESS", "InProgress") → the neutral lifecycle."""
     if isinstance(value, str) and (v := _LIFECYCLE.get(_key(value[:40]))):
         return v
-    raise WireError(f"unknown lifeCycleState {_shown(value)}")
+    raise WireError(f"unknown lifeCycleState {shown(value)}")
 
 
 def deployment_state(value: Any) -> str:
     try:
         return parse_state(value)
     except ValueError:
-        raise WireError(f"unknown deploymentState {_shown(value)}") from None
-
-
-def identifier(value: Any, what: str) -> int:
-    """Bamboo's ids are positive integers; strings, floats, booleans and 1e400 are not."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise WireError(f"{what} {_shown(value)} is not a positive integer")
-    return value
+        raise WireError(f"unknown deploymentState {shown(value)}") from None
 
 
 def name(value: Any) -> str:
@@ -90,8 +79,3 @@ def parse_result(item: Any, *, env_key: str, project: str, environment: str, bas
         finished=finished,
         url=result_url(base_url, result_id) if base_url else None,
     )
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

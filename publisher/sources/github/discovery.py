@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from publisher import fields
+from publisher.fields import WireError
 from publisher.http import HttpError
 from publisher.source import SourceError
 from publisher.sources.github import wire
 from publisher.sources.github.api import GitHubClient, RateLimited
-from publisher.sources.github.wire import WireError
 
 MAX_PAGES = 1000
 DEEP = 100
@@ -151,34 +152,34 @@ class Discovery:
 
 def _repo_names(data: Any) -> list[str]:
     out = []
-    for r in wire.array(data, "the list of repositories"):
-        name = wire.text(wire.obj(r, "a repository").get("full_name"), "full_name")
+    for r in fields.array(data, "the list of repositories"):
+        name = wire.text(fields.obj(r, "a repository").get("full_name"), "full_name")
         if not wire.REPO.fullmatch(name):
-            raise WireError(f"full_name {wire.shown(name)} is not owner/name")
+            raise WireError(f"full_name {fields.shown(name)} is not owner/name")
         out.append(name)
     return out
 
 
 def _strings(value: Any) -> list[str]:
-    return [wire.text(v, "a remembered name") for v in wire.array(value, "remembered names")]
+    return [wire.text(v, "a remembered name") for v in fields.array(value, "remembered names")]
 
 
 def _page_value(value: Any) -> list[Any]:
-    a = wire.array(value, "a remembered page")
+    a = fields.array(value, "a remembered page")
     if len(a) != 2 or not (a[1] is None or isinstance(a[1], str)):
         raise WireError("a remembered page is malformed")
     return [_strings(a[0]), a[1]]
 
 
 def _env_list(data: Any, _next: str | None = None) -> list[str]:
-    envs = wire.array(wire.obj(data, "the environments").get("environments"), "environments")
-    return [wire.text(wire.obj(e, "an environment").get("name"), "environment name") for e in envs]
+    envs = fields.array(fields.obj(data, "the environments").get("environments"), "environments")
+    return [wire.text(fields.obj(e, "an environment").get("name"), "environment name") for e in envs]
 
 
 def _env_of_deployments(data: Any, _next: str | None = None) -> list[str]:
     return sorted(
         {
-            wire.text(wire.obj(d, "a deployment").get("environment"), "environment")
-            for d in wire.array(data, "the list of deployments")
+            wire.text(fields.obj(d, "a deployment").get("environment"), "environment")
+            for d in fields.array(data, "the list of deployments")
         }
     )

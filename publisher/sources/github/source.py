@@ -16,13 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from publisher import fields
 from publisher.deployment import SETTLED, Deployment, ResultId
+from publisher.fields import WireError
+from publisher.http import OverHttp
 from publisher.source import EnvInfo, full_match
 from publisher.sources.github import wire
 from publisher.sources.github.api import GitHubClient
 from publisher.sources.github.discovery import Discovery
 from publisher.sources.github.order import by_start
-from publisher.sources.github.wire import Item, Run, WireError
+from publisher.sources.github.wire import Item, Run
 
 log = logging.getLogger("fdc.github")
 FIRST = 10  # the first page of an environment: what each steady poll asks for, conditionally
@@ -32,12 +35,12 @@ CHANGED = "changed"  # latest()'s marker for "the first page changed": never a f
 WORKERS = 6
 
 
-class GitHubSource:
+class GitHubSource(OverHttp):
     name = "github"
     title = "GitHub"
-    watch: float | None = None
     relist = timedelta(hours=1)  # owners' repositories and repositories' environments are listed this often
-    incremental = True
+
+    client: GitHubClient
 
     def __init__(self, client: GitHubClient, repositories: tuple[str, ...], environments: tuple[str, ...]) -> None:
         self.client, self.repositories, self.patterns = client, repositories, environments
@@ -46,10 +49,6 @@ class GitHubSource:
         self.discovery = Discovery(client, self._part)
         self._fresh: dict[str, list[Item]] = {}  # first pages latest() read this poll, for pages()
         self._lock = threading.Lock()  # reader threads share the memo's parts
-
-    @property
-    def server_time(self) -> datetime | None:
-        return self.client.http.server_time
 
     def _now(self) -> datetime:
         return self.client.http.server_time or datetime.now(UTC)
@@ -115,7 +114,7 @@ class GitHubSource:
         etag = entry.get("etag") if isinstance(entry, dict) else None
         if isinstance(entry, dict) and isinstance(etag, str):
             try:
-                remembered = [wire.item_from_json(v) for v in wire.array(entry.get("items"), "items")]
+                remembered = [wire.item_from_json(v) for v in fields.array(entry.get("items"), "items")]
             except WireError:
                 remembered = None
         what = f"the deployments of {env.project} to {env.name!r}"
@@ -134,7 +133,7 @@ class GitHubSource:
 
     def _items(self, data: Any, what: str) -> list[Item]:
         try:
-            return [wire.parse_item(x) for x in wire.array(data, "the list of deployments")]
+            return [wire.parse_item(x) for x in fields.array(data, "the list of deployments")]
         except WireError as e:
             raise self.client.bad(what, str(e)) from None
 
@@ -208,7 +207,7 @@ class GitHubSource:
             first_etag = reply.etag
             for _ in range(10):  # more than 1,000 statuses on one deployment is not a deployment
                 try:
-                    statuses += [wire.parse_status(s) for s in wire.array(reply.data, "the list of statuses")]
+                    statuses += [wire.parse_status(s) for s in fields.array(reply.data, "the list of statuses")]
                 except WireError as e:
                     raise self.client.bad(what, str(e)) from None
                 url = reply.next
@@ -226,12 +225,3 @@ class GitHubSource:
             f"github.repositories {list(self.repositories)}: check those (an environment exists once a workflow "
             "job with `environment:` ran, or a deployment to it was made)"
         )
-
-    def changed(self) -> bool:
-        return False
-
-    def cancel(self) -> None:
-        self.client.http.cancel()
-
-    def close(self) -> None:
-        self.client.close()

@@ -14,19 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING, Deployment
+from publisher.fields import WireError, array, identifier, obj, shown
 from publisher.times import TimeError, parse_time
 
-MAX_ID = 2**63 - 1
 MAX_TEXT = 200  # names, refs and URLs longer than this are cut: they end up in MQTT payloads and the state file
 MAX_WAIT = timedelta(days=30)  # GitHub Actions gives up a job waiting for approval after 30 days
 STARTED = frozenset({"in_progress", "success", "failure", "error"})
 FINAL = {"success": "SUCCESS", "failure": "FAILED", "error": "FAILED"}
 STATES = frozenset({*STARTED, "queued", "pending", "waiting", "inactive"})
 REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")  # owner/name as GitHub allows them
-
-
-class WireError(ValueError):
-    """Something GitHub sent that cannot be understood; names the field."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +58,6 @@ class Run:
     url: str | None
 
 
-def shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def identifier(value: Any, what: str) -> int:
-    """GitHub's ids are positive integers; strings, floats, booleans and 1e400 are not."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise WireError(f"{what} {shown(value)} is not a positive integer")
-    return value
-
-
 def text(value: Any, what: str, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
@@ -89,18 +73,6 @@ def moment(value: Any, what: str) -> datetime:
         return parse_time(value)
     except TimeError as e:
         raise WireError(f"{what}: {e}") from None
-
-
-def obj(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise WireError(f"{what} is {type(value).__name__}, not an object")
-    return value
-
-
-def array(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise WireError(f"{what} is {type(value).__name__}, not a list")
-    return value
 
 
 def web_url(value: Any) -> str | None:

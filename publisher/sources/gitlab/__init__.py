@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import voluptuous as vol
 
 from publisher import schema
 from publisher.deployment import Deployment, ResultId
-from publisher.http import HttpError
+from publisher.http import HttpError, OverHttp
 from publisher.source import BuildContext, EnvInfo, SourceSpec, full_match, register
 from publisher.sources.gitlab import changes
 from publisher.sources.gitlab.api import PER_PAGE, GitLabClient, answer_time, next_page
@@ -30,12 +30,12 @@ MAX_ITEMS = 200_000  # read of one environment in one poll: far beyond any real 
 _PATH = r"[\w.-]+(/[\w.-]+)*"
 
 
-class GitLabSource:
+class GitLabSource(OverHttp):
     name = "gitlab"
     title = "GitLab"
-    watch: float | None = None
     relist = timedelta(hours=1)  # new projects and environments are picked up this often
-    incremental = True
+
+    client: GitLabClient
 
     def __init__(self, client: GitLabClient, projects: tuple[str, ...], environments: tuple[str, ...]) -> None:
         self.client, self.projects, self.patterns = client, projects, environments
@@ -51,10 +51,6 @@ class GitLabSource:
             if self._notes is None or self._notes.memo is not self.memo:
                 self._notes = changes.Notes(self.memo)
             return self._notes
-
-    @property
-    def server_time(self) -> datetime | None:
-        return self.client.http.server_time
 
     def matches(self, env: Env) -> bool:
         tier = env.tier == "production" and full_match(self.patterns, "production")
@@ -124,15 +120,6 @@ class GitLabSource:
             f"{self.label} has no environment matching gitlab.environments {list(self.patterns)} in gitlab.projects "
             f"{list(self.projects)}: check those (an environment of tier production matches the word production)"
         )
-
-    def changed(self) -> bool:
-        return False
-
-    def cancel(self) -> None:
-        self.client.http.cancel()
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def project_entries(value: Any) -> list[str]:

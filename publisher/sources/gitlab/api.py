@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from urllib3.util.retry import Retry
 
+from publisher.fields import WireError
 from publisher.http import Answer, HttpClient, HttpError, Traffic, parse_json
-from publisher.sources.gitlab.wire import Env, Item, Project, WireError, deployment, environment, project
+from publisher.sources.gitlab.wire import Env, Item, Project, deployment, environment, project
 
 PER_PAGE = 100  # GitLab's maximum
 MAX_PAGES = 2000  # of one listing: 200,000 items, far beyond any real project

@@ -15,18 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING, Deployment
+from publisher.fields import WireError, identifier, obj, shown
 from publisher.times import TimeError, parse_time
 
-MAX_ID = 2**63 - 1
 MAX_NAME = 255  # GitLab's own limit on names and paths; longer text is not GitLab's
 MAX_URL = 2000
 FINAL = frozenset({"success", "failed", "canceled", "skipped"})
 STATUSES = frozenset({"created", "running", "success", "failed", "canceled", "blocked", "skipped"})
 _STATE = {"success": "SUCCESS", "failed": "FAILED", "canceled": "FAILED"}
-
-
-class WireError(ValueError):
-    """Something GitLab sent that cannot be understood; names the field."""
 
 
 @dataclass(frozen=True)
@@ -52,27 +48,9 @@ class Item:
     updated: datetime
 
 
-def shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def identifier(value: Any, what: str) -> int:
-    """GitLab's ids are positive integers; strings, floats, booleans and 1e400 are not."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise WireError(f"{what} {shown(value)} is not a positive integer")
-    return value
-
-
 def text(value: Any, what: str, *, empty: bool = False) -> str:
     if not isinstance(value, str) or len(value) > MAX_NAME or (not empty and not value.strip()):
         raise WireError(f"{what} {shown(value)} is not a name")
-    return value
-
-
-def obj(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise WireError(f"{what} is {type(value).__name__}, not an object")
     return value
 
 
