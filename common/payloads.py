@@ -70,6 +70,7 @@ def encode_json(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def encode_showing(text: str, value: int | None, stale: bool, at: str) -> bytes:
-    """What a display node has lit right now (`<prefix>/displays/<node_id>/showing`)."""
-    return encode_json({"text": text, "value": value, "stale": stale, "at": at})
+def encode_showing(text: str, value: int | None, stale: bool, at: str, stale_reason: str | None = None) -> bytes:
+    """What a display node has lit right now (`<prefix>/displays/<node_id>/showing`): CONTRACT.md's keys plus
+    the additive `stale_reason` (`no_broker`, `publisher_offline` or null), so Home Assistant can say why."""
+    return encode_json({"text": text, "value": value, "stale": stale, "at": at, "stale_reason": stale_reason})

@@ -28,6 +28,7 @@ from common.payloads import (
     decode_status,
     decode_weeks,
     encode_json,
+    encode_showing,
 )
 from common.topics import Topics
 from display_node.brightness import decode_brightness, encode_brightness, load_level, save_level
@@ -133,17 +134,8 @@ class Showing:
 
 
 def showing_payload(showing: Showing, at: str) -> bytes:
-    """The `showing` JSON: CONTRACT.md's keys plus the additive `stale_reason`, so Home Assistant's Stale sensor
-    can say why."""
-    return encode_json(
-        {
-            "text": showing.text,
-            "value": showing.value,
-            "stale": showing.stale,
-            "at": at,
-            "stale_reason": showing.stale_reason,
-        }
-    )
+    """The `showing` JSON for what is lit."""
+    return encode_showing(showing.text, showing.value, showing.stale, at, showing.stale_reason)
 
 
 def discovery_messages(config: DisplayConfig, remove: bool = False) -> list[tuple[str, bytes]]:
