@@ -16,7 +16,7 @@ from common.logs import REDACT
 from common.mqtt import MqttError, publish_and_leave
 from publisher import config, push
 from publisher.report import sentence, state_payload
-from publisher.service import Publisher, make_link, publish, run_forever
+from publisher.service import Publisher, make_link, run_forever
 
 log = logging.getLogger("fdc.publisher")
 
@@ -106,7 +106,15 @@ def _serve(pub: Publisher) -> int:
     if push.NAME in dict(pub.cfg.sections):  # `webhooks:`: the HTTP receiver runs beside the MQTT loop
         from publisher import receiver as web
 
-        pub.announce = lambda: publish(link, pub)
+        def announce() -> None:
+            """A push changes `weeks` and `state` only: re-sending `status` first would wake every display node
+            for nothing, and the node's frame cap (20/s) would then hold the new number back by up to 50 ms."""
+            with pub.publishing:
+                for topic, payload in pub.messages():
+                    if topic != pub.topics.status:
+                        link.publish(topic, payload)
+
+        pub.announce = announce
         try:
             receiver = web.start(pub)
         except web.ReceiverError as e:
