@@ -119,7 +119,7 @@ def register(spec: SourceSpec) -> SourceSpec:
 
 def specs() -> list[SourceSpec]:
     """Every registered source, in `state.source` order."""
-    import publisher.push  # noqa: F401  (the push receiver's section registers itself too)
+    import publisher.push  # (the push receiver's section registers itself too)
     import publisher.sources  # noqa: F401  (the built-in sources register themselves on import)
 
     return sorted(_REGISTRY.values(), key=lambda s: s.order)
