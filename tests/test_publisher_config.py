@@ -111,7 +111,8 @@ def test_unknown_keys_are_typos_with_their_path(tmp_path: Path) -> None:
         ("tracking_start: last year\nbamboo: {url: 'http://b', token: t}\n",
          "tracking_start: 'last year' is not a date: use YYYY-MM-DD"),
         ("timezone: UTC\n",
-         "no source configured: add at least one of `bamboo:`, `file:` (e.g. `bamboo:` with its url and token)"),
+         "no source configured: add at least one of `bamboo:`, `github:`, `gitlab:`, `file:`, `webhooks:` "
+         "(e.g. `bamboo:` with its url and token)"),
         ("bamboo: {url: 'https://ci:hunter2@b.example', token: t}\n",
          "bamboo.url: has a username or password in it: remove them from the URL and put the credentials in their "
          "own keys (or FDC_* environment variables)"),
