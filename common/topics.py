@@ -27,6 +27,16 @@ class Topics:
     def status(self) -> str:
         return f"{self.prefix}/status"
 
+    @property
+    def record(self) -> str:
+        """The longest run of weeks without a Friday deployment (retained digits)."""
+        return f"{self.prefix}/record"
+
+    @property
+    def events(self) -> str:
+        """News of a Friday deployment that reset the count (JSON, not retained)."""
+        return f"{self.prefix}/events"
+
     def display_status(self, node_id: str) -> str:
         return f"{self.prefix}/displays/{node_id}/status"
 

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from publisher.friday import later
+from publisher.record import remember
 from publisher.scan import EnvScan, Rules, Scanner
 from publisher.source import EnvInfo, Source, SourceError
 from publisher.state import SourceState
@@ -131,6 +132,7 @@ def poll(source: Source, st: SourceState, rules: PollRules, relisting: Relisting
     frontiers = {k: f for k, f in st.frontiers.items() if k in envs}
     markers = {k: m for k, m in st.markers.items() if k in envs}
     skipped: list[str] = []
+    fridays = remember(st.fridays, [f for s in scans.values() for f in s.fridays])
     for key, s in scans.items():
         best = later(best, s.best)
         if s.oldest_start is not None:
@@ -156,7 +158,8 @@ def poll(source: Source, st: SourceState, rules: PollRules, relisting: Relisting
     for line in skipped:
         log.warning("%s: %s", source.label, line)
     new = replace(st, best=best, history_start=history_start, environments=envs, frontiers=frontiers,
-                  markers=markers, discovered_at=discovered_at, memo=copy.deepcopy(source.memo))  # fmt: skip
+                  markers=markers, discovered_at=discovered_at, memo=copy.deepcopy(source.memo),
+                  fridays=remember(fridays, [best] if best else []))  # fmt: skip
     return Outcome(new, tuple(skipped))
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.deployment import Deployment
 from publisher.friday import Count
+from publisher.record import Story
 
 
 def day_label(days: tuple[str, ...]) -> str:
@@ -29,8 +30,13 @@ def deployment_json(dep: Deployment, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def state_payload(count: Count | None, tz: ZoneInfo, now: datetime, source: str, error: str | None) -> dict[str, Any]:
-    """CONTRACT.md's `<prefix>/state`; with no count yet, weeks and its explanation are null and error says why."""
+def state_payload(
+    count: Count | None, tz: ZoneInfo, now: datetime, source: str, error: str | None, story: Story | None = None
+) -> dict[str, Any]:
+    """CONTRACT.md's `<prefix>/state`; with no count yet, weeks and its explanation are null and error says why.
+
+    `story` (publisher/record.py) adds the record (null while there is no run) and the Fridays of the last year.
+    """
     return {
         "weeks": count.weeks if count else None,
         "counted_from": count.counted_from.isoformat() if count else None,
@@ -40,6 +46,8 @@ def state_payload(count: Count | None, tz: ZoneInfo, now: datetime, source: str,
         "computed_at": now.astimezone(tz).isoformat(timespec="seconds"),
         "source": source,
         "error": error,
+        "record": story.record.to_json() if story and story.record else None,
+        "friday_deploys_last_365_days": story.friday_deploys_last_365_days if story else None,
     }
 
 

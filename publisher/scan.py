@@ -46,6 +46,7 @@ class EnvScan:
     read: int  # results looked at
     skipped: tuple[str, ...] = field(default=())  # why results with impossible times were left out
     unsettled: bool = False  # a result read may still change (running, waiting): read it again next time
+    fridays: tuple[FridayDeploy, ...] = field(default=())  # every Friday deployment read (down to the floor)
 
 
 class Scanner:
@@ -67,6 +68,7 @@ class Scanner:
         self.done = False
         self.skipped: list[str] = []
         self.unsettled = False
+        self.fridays: list[FridayDeploy] = []  # every one passed on the way down: the record is made of them
         self._seen: set[ResultId] = set()
         self._last: date | None = None  # local start date of the oldest result read so far
 
@@ -117,7 +119,8 @@ class Scanner:
                 self.oldest = start_date if self.oldest is None else min(self.oldest, start_date)
                 fri = friday_of(dep, rules.tz, rules.days, rules.now)
                 if fri is not None and (rules.floor is None or fri >= rules.floor):
-                    self.best = later(self.best, FridayDeploy(fri, dep))
+                    self.fridays.append(FridayDeploy(fri, dep))
+                    self.best = later(self.best, self.fridays[-1])
                     self.raise_floor(fri)
             # Everything older ended before this one started: once this started before the floor, stop.
             self._last = local_date(dep.started, rules.tz)
@@ -128,7 +131,13 @@ class Scanner:
 
     def result(self) -> EnvScan:
         return EnvScan(
-            self.best, self.oldest, self.frontier or self.known, self.read, tuple(self.skipped), self.unsettled
+            self.best,
+            self.oldest,
+            self.frontier or self.known,
+            self.read,
+            tuple(self.skipped),
+            self.unsettled,
+            tuple(self.fridays),
         )
 
 

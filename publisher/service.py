@@ -14,14 +14,16 @@ from zoneinfo import ZoneInfo
 from common.mqtt import MqttLink
 from common.payloads import OFFLINE, ONLINE, decode_status, encode_json, encode_weeks
 from common.topics import Topics
+from publisher import events as friday_events
 from publisher import push, reader
 from publisher import state as state_store
 from publisher.config import PublisherConfig
 from publisher.deployment import Deployment
 from publisher.discovery import publisher_discovery
-from publisher.friday import Count, count, next_local_midnight, weekday_numbers
+from publisher.friday import Count, FridayDeploy, count, friday_of, next_local_midnight, weekday_numbers
 from publisher.plausible import clock_problem
 from publisher.reader import PollRules, Relisting
+from publisher.record import Story, remember, story
 from publisher.report import state_payload
 from publisher.source import Source, SourceError
 from publisher.state import SourceState
@@ -53,6 +55,10 @@ class Publisher:
         self.clock_error: str | None = None  # while set, no new number is published
         self.polled = False  # until the first poll, "no number" means "not asked yet", not "nothing found"
         self.count: Count | None = None
+        self.story: Story | None = None  # runs, record, Fridays this year (publisher/record.py)
+        self._read_well: set[str] = set()  # sources read well at least once by this process
+        self._events: list[tuple[str, bytes]] = []  # `<prefix>/events` not sent yet (never retained)
+        self.emit: Callable[[], None] | None = None  # sends the queued events (set by make_link)
         self._logged: dict[str, str] = {}  # per source, the problem already logged: one line per outage
         self._lock = threading.Lock()
         self._messages: list[tuple[str, bytes]] = []
@@ -78,6 +84,7 @@ class Publisher:
         sources = dict(self.state.sources)
         errors: list[str] = []
         notes: list[str] = []
+        read_well: set[str] = set()
         self.clock_error = clock_problem(now, None, "")
         for source in self.sources if self.clock_error is None else []:
             st = self.state.source(source.name, self.fingerprints[source.name])
@@ -92,6 +99,7 @@ class Publisher:
                 errors.append(self._problem(source.name, text))
                 continue
             sources[source.name] = outcome.state
+            read_well.add(source.name)
             notes += [f"{source.label}: {line}" for line in outcome.skipped]
             self._problem(source.name, "; ".join(outcome.skipped) or None, warning=True)
             if not self.clock_error:
@@ -104,7 +112,10 @@ class Publisher:
                 self._problem("clock", None)
                 polled = {s.name for s in self.sources}
                 kept = {k: v for k, v in self.state.sources.items() if k not in polled}
+                old = self.state
                 self.state = replace(self.state, sources=self._refold({**sources, **kept}, now))
+                self._news(old, now, quiet=read_well - self._read_well)
+                self._read_well |= read_well
             self.error = "; ".join([e for e in [self.clock_error] if e] + errors + notes) or None
             self.polled = True
             self.refresh(now)
@@ -119,7 +130,33 @@ class Publisher:
         rules = self._push_rules(now)
         if rules is None or push.NAME not in sources:
             return sources
-        return {**sources, push.NAME: push.refold(sources[push.NAME], rules)}
+        part = push.refold(sources[push.NAME], rules)
+        if part.best is not None and part.best not in part.fridays:  # a running one that ran into Friday
+            part = replace(part, fridays=remember(part.fridays, [part.best]))
+        return {**sources, push.NAME: part}
+
+    def _news(self, old: state_store.State, now: datetime, quiet: set[str] | frozenset[str] = frozenset()) -> None:
+        """Queue `<prefix>/events` for the Friday deployments this change brought (publisher/events.py decides)."""
+        found = friday_events.decide(
+            old,
+            self.state,
+            tracking_start=self.cfg.tracking_start,
+            today=now.astimezone(self.tz).date(),
+            first_poll=not self.polled,
+            quiet=quiet,
+        )
+        for event in found:
+            d = event.deployment
+            log.info("a new Friday deployment: %s → %s %s (%s week(s) before)", d.project, d.environment,
+                     d.version, event.weeks_before)  # fmt: skip
+            with self._lock:
+                self._events.append((self.topics.events, encode_json(event.payload(now, self.tz))))
+
+    def take_events(self) -> list[tuple[str, bytes]]:
+        """The queued `<prefix>/events` messages, once: they are news, never re-sent."""
+        with self._lock:
+            out, self._events = self._events, []
+        return out
 
     def accept(self, dep: Deployment, merge: push.Merge | None = None, also: tuple[str, ...] = ()) -> push.Verdict:
         """Fold one pushed deployment into the state (from the receiver's threads), publish the number at once,
@@ -132,12 +169,20 @@ class Publisher:
             part = self.state.source(push.NAME, self.fingerprints[push.NAME])
             part, verdict = push.fold(part, dep, rules, merge, also)
             if verdict.counted:
+                taken = push.find(part, dep)
+                day = friday_of(taken, self.tz, self.days, now) if taken is not None else None
+                if taken is not None and day is not None:  # kept for the record, like a polled one
+                    part = replace(part, fridays=remember(part.fridays, [FridayDeploy(day, taken)]))
+                old = self.state
                 self.state = replace(self.state, sources=self._refold({**self.state.sources, push.NAME: part}, now))
+                self._news(old, now)
                 self.refresh(now)
             weeks = self.count.weeks if self.count is not None else None
         if verdict.counted:
             if self.announce is not None:
                 self.announce()
+            if self.emit is not None:
+                self.emit()
             self.save()
         return replace(verdict, weeks=weeks)
 
@@ -172,19 +217,24 @@ class Publisher:
             c = count(
                 self.state.best, self.state.history_start, self.cfg.tracking_start, now.astimezone(self.tz).date()
             )
+        told = self.story if self.clock_error is not None else None
+        told = told or story(self.state.fridays, self.cfg.tracking_start, now.astimezone(self.tz).date())
         error = self.error
         if c is None and error is None:
             error = "no production deployment found yet, and no tracking_start configured"
-        payload = state_payload(c, self.tz, now, self.cfg.source, error)
+        payload = state_payload(c, self.tz, now, self.cfg.source, error, told)
         messages = [(self.topics.status, ONLINE)]
         if c is not None:
             messages.append((self.topics.weeks, encode_weeks(c.weeks)))
+        if c is not None and told.record is not None:  # no run yet: the record topic is left alone
+            messages.append((self.topics.record, encode_weeks(told.record.weeks)))
         if c is not None or self.polled:
             messages.append((self.topics.state, encode_json(payload)))
         with self._lock:
             if c is not None and (self.count is None or self.count.weeks != c.weeks):
                 log.info("%d week(s) since the last Friday deployment (counted from %s)", c.weeks, c.counted_from)
             self.count = c
+            self.story = told
             self._messages = messages
 
     def messages(self) -> list[tuple[str, bytes]]:
@@ -230,10 +280,20 @@ class Publisher:
 
 
 def publish(link: MqttLink, pub: Publisher, with_discovery: bool = False) -> None:
-    """The retained topics (after the discovery configs, so HA has the entities before their states)."""
+    """The retained topics (after the discovery configs, so HA has the entities before their states), then the
+    events the last change made (not retained: after the new number, so an automation sees it)."""
     with pub.publishing:  # one thread at a time (a push, a poll, a connect): an older read never goes out last
         for topic, payload in (pub.discovery() if with_discovery else []) + pub.messages():
             link.publish(topic, payload)
+    send_events(link, pub)
+
+
+def send_events(link: MqttLink, pub: Publisher) -> None:
+    """`<prefix>/events`, QoS 1, not retained; while disconnected they are dropped (news, not state)."""
+    with pub.publishing:
+        for topic, payload in pub.take_events():
+            if link.publish(topic, payload, retain=False) is None:
+                log.warning("not connected to the broker: an event on %s was not sent", topic)
 
 
 def make_link(pub: Publisher, announce: bool = True) -> MqttLink:
@@ -260,6 +320,7 @@ def make_link(pub: Publisher, announce: bool = True) -> MqttLink:
         subscriptions=[t for t in [pub.ha_status_topic] if t],
     )
     holder.append(link)
+    pub.emit = lambda: send_events(link, pub)
     return link
 
 

@@ -29,6 +29,7 @@ from publisher.deployment import (
     saved_time,
 )
 from publisher.friday import FridayDeploy, later
+from publisher.record import remember
 from publisher.scan import Frontier
 from publisher.source import EnvInfo
 
@@ -48,6 +49,8 @@ class SourceState:
     markers: dict[str, ResultId] = field(default_factory=dict)  # newest result marker at the last read
     discovered_at: datetime | None = None  # wall clock of the last environment listing (saved for --once)
     memo: dict[str, Any] = field(default_factory=dict)  # the source's own notes (e.g. ETags), JSON, kept as is
+    # Every Friday deployment seen (bounded: publisher/record.remember), so the record is computed, never guessed.
+    fridays: tuple[FridayDeploy, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,7 @@ class SourceState:
             },
             "discovered_at": self.discovered_at.isoformat() if self.discovered_at else None,
             "memo": self.memo,
+            "fridays": [_best_json(f) for f in self.fridays],
         }
 
     @classmethod
@@ -85,6 +89,9 @@ class SourceState:
         memo = d.get("memo", {})
         if not isinstance(memo, dict):
             raise ValueError("memo is not a mapping")
+        fridays = d.get("fridays", [])
+        if not isinstance(fridays, list):
+            raise ValueError("fridays is not a list")
         return cls(
             fingerprint=saved_text(d["fingerprint"]),
             best=None if not best else FridayDeploy(date.fromisoformat(best["friday"]), _deployment(best)),
@@ -94,6 +101,7 @@ class SourceState:
             markers=markers,
             discovered_at=saved_time(d["discovered_at"]) if d.get("discovered_at") else None,
             memo=memo,
+            fridays=tuple(FridayDeploy(date.fromisoformat(f["friday"]), _deployment(f)) for f in fridays),
         )
 
 
@@ -112,6 +120,14 @@ class State:
     @property
     def history_start(self) -> date | None:
         return min((s.history_start for s in self.sources.values() if s.history_start), default=None)
+
+    @property
+    def fridays(self) -> tuple[FridayDeploy, ...]:
+        """Every Friday deployment kept by any source, and each source's best (a file saved before they were kept)."""
+        out: list[FridayDeploy] = []
+        for s in self.sources.values():
+            out += remember(s.fridays, [s.best] if s.best else [])
+        return tuple(out)
 
     def source(self, name: str, fingerprint: str) -> SourceState:
         """This source's part; a fresh one when it has none yet."""

@@ -42,12 +42,13 @@ def test_once_publishes_retained_weeks_state_and_status(tmp_path: Path, bamboo: 
 
     # mosquitto_sub itself sees the same retained values
     out = subprocess.run(
-        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", f"{PREFIX}/#", "-v", "-C", "3", "-W", "10"],
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", f"{PREFIX}/#", "-v", "-C", "4", "-W", "10"],
         capture_output=True, text=True, timeout=20,
     )  # fmt: skip
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
     assert lines[f"{PREFIX}/weeks"] == "3" and lines[f"{PREFIX}/status"] == "online"
     assert json.loads(lines[f"{PREFIX}/state"])["weeks"] == 3
+    assert lines[f"{PREFIX}/record"] == "3"  # the only run seen is the current one
 
     # the second --once is incremental: one dashboard request, no results read
     before = sum(n for k, n in bamboo.requests.items() if k.endswith("/results"))
