@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fanout, flood, footprint, github_cost, gitlab_cost, poll_cost
+from benchmarks import fanout, flood, footprint, github_cost, gitlab_cost, poll_cost, push_latency
 from benchmarks.util import Report, machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +34,7 @@ class Sizes:
     flood: flood.FloodSizes
     github: github_cost.GitHubSizes
     gitlab: gitlab_cost.GitLabSizes
+    push: push_latency.PushSizes
 
 
 PRESETS = {
@@ -44,6 +45,7 @@ PRESETS = {
         flood.FloodSizes(),
         github_cost.GitHubSizes(),
         gitlab_cost.GitLabSizes(),
+        push_latency.PushSizes(),
     ),
     "small": Sizes(
         poll_cost.PollSizes(envs=(1, 50), results=(25, 500)),
@@ -52,6 +54,7 @@ PRESETS = {
         flood.FloodSizes(seconds=3),
         github_cost.GitHubSizes(repos=10, deep=300, depths=(5, 40, None)),
         gitlab_cost.GitLabSizes(depths=(50, 500)),
+        push_latency.PushSizes(pushes=50, polled_rounds=5, poll_interval=1.0),
     ),
     "tiny": Sizes(
         poll_cost.PollSizes(envs=(1, 3), results=(25, 60), latency=0.002),
@@ -60,6 +63,7 @@ PRESETS = {
         flood.FloodSizes(rate=2000, seconds=1),
         github_cost.GitHubSizes(repos=3, history=12, steady_polls=2, deep=120, depths=(3, 40, None)),
         gitlab_cost.GitLabSizes(projects=3, polls=3, depths=(30, 250), cold_envs=3),
+        push_latency.PushSizes(pushes=3, polled_rounds=1, poll_interval=1.0),
     ),
 }
 
@@ -70,6 +74,7 @@ BENCHES: dict[str, Callable[[Sizes], Report]] = {
     "flood": lambda s: flood.run(s.flood),
     "github": lambda s: github_cost.run(s.github),
     "gitlab": lambda s: gitlab_cost.run(s.gitlab),
+    "push": lambda s: push_latency.run(s.push),
 }
 
 
@@ -98,7 +103,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         fl = dataclasses.replace(fl, seconds=args.flood_seconds)
     if args.flood_rate is not None:
         fl = dataclasses.replace(fl, rate=args.flood_rate)
-    return Sizes(poll, fan, foot, fl, s.github, s.gitlab)
+    return Sizes(poll, fan, foot, fl, s.github, s.gitlab, s.push)
 
 
 def loadavg() -> str:
