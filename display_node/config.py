@@ -26,13 +26,15 @@ from common.config import (
     hostname,
     mqtt_settings,
     nullable,
+    read_yaml,
     text,
     topic_prefix,
 )
 from common.config import load as load_file
 from common.topics import DEFAULT_PREFIX, NODE_ID_RE
+from common.topics import valid_prefix as topic_prefix_ok
 
-DRIVERS = ("max7219", "terminal", "capture", "gif", "pygame", "dummy")
+DRIVERS = ("max7219", "terminal", "capture", "gif", "pygame", "dummy", "awtrix")
 BUS_SPEEDS = tuple(int(mhz * 1_000_000) for mhz in (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52))
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -117,6 +119,27 @@ NIGHT_SCHEMA = {
     vol.Optional("brightness", default="off"): _night_level,
 }
 
+
+def _awtrix_prefix(value: Any) -> str:
+    """The clock's MQTT prefix (its web interface, MQTT settings): one or more plain topic levels."""
+    if not isinstance(value, str) or not topic_prefix_ok(value):
+        raise vol.Invalid(f"{value!r} is not an MQTT prefix like awtrix_1a2b3c (no wildcards, no empty levels)")
+    return value
+
+
+def _app_name(value: Any) -> str:
+    if not isinstance(value, str) or not NODE_ID_RE.match(value):
+        raise vol.Invalid(f"{value!r} is not an app name: letters, digits, '-' and '_' only (e.g. fdc)")
+    return value
+
+
+AWTRIX_SCHEMA = {
+    vol.Required("prefix"): _awtrix_prefix,
+    vol.Optional("app", default="fdc"): _app_name,
+    vol.Optional("icon"): vol.Any(None, text),  # an icon id or file name on the clock; default: a drawn one
+    vol.Optional("lifetime", default=120): _int_in(10, 86400),
+}
+
 DISPLAY_SCHEMA = {
     vol.Optional("driver", default="max7219"): _one_of(*DRIVERS),
     vol.Optional("cascaded", default=2): _int_in(1, 64),
@@ -133,25 +156,38 @@ DISPLAY_SCHEMA = {
     vol.Optional("capture_dir", default="./frames"): str,
     vol.Optional("persist", default=True): bool,
     vol.Optional("night"): vol.Any(None, NIGHT_SCHEMA),
+    vol.Optional("awtrix"): nullable(AWTRIX_SCHEMA),
 }
 
-SCHEMA = vol.Schema(
-    {
-        vol.Optional("node_id"): _node_id,
-        vol.Optional("topic_prefix", default=DEFAULT_PREFIX): topic_prefix,
-        vol.Optional("stale_after", default=1800): duration,
-        vol.Optional("mqtt", default={}): MQTT_SCHEMA,
-        vol.Optional("display", default={}): DISPLAY_SCHEMA,
-        vol.Optional("state_file"): text,
-        vol.Optional("area"): text,  # Home Assistant's suggested_area for this node's device
-        vol.Optional("homeassistant", default={}): nullable(
-            {
-                vol.Optional("enabled", default=True): bool,
-                vol.Optional("discovery_prefix", default="homeassistant"): topic_prefix,
-            }
-        ),
-    }
-)
+
+def _listen(value: Any) -> str:
+    """`host:port` (`0.0.0.0:8090`, `[::]:8090`, `:8090`)."""
+    if isinstance(value, str):
+        host, sep, port = value.rpartition(":")
+        if sep and port.isdigit() and 0 < int(port) < 65536 and " " not in host:
+            return value
+    raise vol.Invalid(f"{value!r} is not host:port, e.g. 0.0.0.0:8090")
+
+
+WEB_SCHEMA = {vol.Optional("listen", default="0.0.0.0:8090"): _listen}
+
+_NODE_KEYS: dict[Any, Any] = {
+    vol.Optional("node_id"): _node_id,
+    vol.Optional("topic_prefix", default=DEFAULT_PREFIX): topic_prefix,
+    vol.Optional("stale_after", default=1800): duration,
+    vol.Optional("mqtt", default={}): MQTT_SCHEMA,
+    vol.Optional("state_file"): text,
+    vol.Optional("area"): text,  # Home Assistant's suggested_area for this node's device
+    vol.Optional("homeassistant", default={}): nullable(
+        {
+            vol.Optional("enabled", default=True): bool,
+            vol.Optional("discovery_prefix", default="homeassistant"): topic_prefix,
+        }
+    ),
+}
+SCHEMA = vol.Schema({**_NODE_KEYS, vol.Optional("display", default={}): DISPLAY_SCHEMA})
+# `fdc web`: the same node keys, a `web:` section and no `display:` (the page draws as many blocks as it needs)
+WEB_NODE_SCHEMA = vol.Schema({**_NODE_KEYS, vol.Required("web"): nullable(WEB_SCHEMA)})
 
 
 def default_state_file(node_id: str, environ: dict[str, str] | None = None) -> Path:
@@ -197,6 +233,17 @@ class DisplaySettings:
     capture_dir: Path = Path("frames")
     persist: bool = True
     night: Night | None = None
+    awtrix: Awtrix | None = None  # the `awtrix` driver's clock
+
+
+@dataclass(frozen=True)
+class Awtrix:
+    """An AWTRIX 3 clock on the same broker: its MQTT prefix, the custom app's name, its icon and lifetime."""
+
+    prefix: str
+    app: str = "fdc"
+    icon: str | None = None
+    lifetime: int = 120
 
 
 @dataclass(frozen=True)
@@ -212,23 +259,32 @@ class DisplayConfig:
     homeassistant: bool = True
     discovery_prefix: str = "homeassistant"
     area: str | None = None  # the area Home Assistant puts this node's device in when it first discovers it
+    web_listen: str | None = None  # `fdc web`: where the page is served (host:port); None for `fdc display`
 
     def with_driver(self, driver: str) -> DisplayConfig:
         """The `--driver` override; an unknown name is a usage error like a bad `display.driver`."""
         if driver not in DRIVERS:
             raise ConfigError("--driver", [f"{driver!r} is not one of {', '.join(DRIVERS)}"])
+        if driver == "awtrix" and self.display.awtrix is None:
+            raise ConfigError("--driver", [AWTRIX_NEEDED])
         return dataclasses.replace(self, display=dataclasses.replace(self.display, driver=driver))
 
 
 def looks_like(data: Any) -> bool:
     """True for a display config (rather than a publisher one), so `fdc check-config` picks this schema."""
-    return isinstance(data, dict) and any(k in data for k in ("display", "node_id", "stale_after"))
+    return isinstance(data, dict) and any(k in data for k in ("display", "node_id", "stale_after", "web"))
+
+
+AWTRIX_NEEDED = "display.awtrix: the awtrix driver needs the clock's MQTT prefix, e.g. awtrix: {prefix: awtrix_1a2b3c}"
 
 
 def from_dict(data: dict[str, Any]) -> DisplayConfig:
     """Build the config from an already validated dict (the schema filled in every default)."""
     node_id = data.get("node_id") or hostname()
-    d = data["display"]
+    web = data.get("web")
+    # `fdc web` has no display section: full brightness (the page dims its LEDs with it), the number centred
+    d = data["display"] if web is None else vol.Schema(DISPLAY_SCHEMA)({"brightness": 15, "align": "center"})
+    aw = d.get("awtrix")
     night = d.get("night")
     ha = data.get("homeassistant") or {}
     state_file = data.get("state_file")
@@ -238,7 +294,7 @@ def from_dict(data: dict[str, Any]) -> DisplayConfig:
         stale_after=data["stale_after"],
         mqtt=mqtt_settings(data["mqtt"], f"fdc-display-{node_id}"),
         display=DisplaySettings(
-            driver=d["driver"],
+            driver=d["driver"] if web is None else "web",
             cascaded=d["cascaded"],
             block_orientation=d["block_orientation"],
             rotate=d["rotate"],
@@ -251,17 +307,26 @@ def from_dict(data: dict[str, Any]) -> DisplayConfig:
             capture_dir=Path(d["capture_dir"]),
             persist=d["persist"],
             night=Night(night["start"], night["end"], night["brightness"]) if night else None,
+            awtrix=Awtrix(aw["prefix"], aw["app"], aw.get("icon"), aw["lifetime"]) if aw else None,
         ),
         state_file=Path(os.path.expanduser(state_file)) if state_file else default_state_file(node_id),
         homeassistant=bool(ha.get("enabled", True)),
         discovery_prefix=ha.get("discovery_prefix", "homeassistant"),
         area=data.get("area"),
+        web_listen=web["listen"] if web is not None else None,
     )
 
 
 def load(path: str | Path) -> DisplayConfig:
-    """Read and check a display config; raises ConfigError naming every bad key."""
-    config = from_dict(load_file(path, SCHEMA, MQTT_ENV))
+    """Read and check a display config (or `fdc web`'s, which has a `web:` section); raises ConfigError naming
+    every bad key."""
+    raw = read_yaml(path)
+    web = isinstance(raw, dict) and "web" in raw
+    if web and "display" in raw:
+        raise ConfigError(str(path), ["display: a web node (web:) has no display section: remove one of them"])
+    config = from_dict(load_file(path, WEB_NODE_SCHEMA if web else SCHEMA, MQTT_ENV))
+    if config.display.driver == "awtrix" and config.display.awtrix is None:
+        raise ConfigError(str(path), [AWTRIX_NEEDED])
     problem = node_id_problem(config.node_id, config.topic_prefix)
     if problem is not None:  # also a node_id taken from the host name
         raise ConfigError(str(path), [problem])

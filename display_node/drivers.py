@@ -53,6 +53,11 @@ class Panel:
         """The logical canvas (width, height) after `rotate`, which is what the renderer draws."""
         return int(self.device.width), int(self.device.height)
 
+    def size_for(self, value: int | None) -> tuple[int, int]:
+        """The canvas for drawing `value`: a chain of LEDs has one size; the web page and the AWTRIX clock
+        widen theirs to fit the number (display_node/web.py, display_node/awtrix.py)."""
+        return self.size
+
     def show(self, image: Image.Image) -> None:
         with warnings.catch_warnings():
             # Pillow 13 deprecates Image.getdata, which luma's max7219.display() still calls.
@@ -279,4 +284,10 @@ def open_panel(settings: DisplaySettings, *, serial: Any = None, spidev: Any = N
         return Panel(_emulator("gif", settings, filename=str(folder / "fdc.gif"), duration=0.5), name)
     if name == "pygame":
         return Panel(_emulator("pygame", settings, frame_rate=30), name)
+    if name == "awtrix":
+        from display_node.awtrix import AwtrixPanel
+
+        if settings.awtrix is None:
+            raise HardwareError("the awtrix driver needs display.awtrix: {prefix: <the clock's MQTT prefix>}")
+        return AwtrixPanel(settings.awtrix)
     raise HardwareError(f"unknown display driver {name!r}")

@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     REDACT.add([config.mqtt.password])
     if getattr(args, "remove_discovery", False):
         return remove_discovery(config)
+    if config.web_listen is not None:
+        print(f"fdc display: {args.config} is a web node's config (web:): run it with fdc web -c", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         panel = open_panel(config.display)
     except HardwareError as e:
@@ -51,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if panel.terminal is not None and panel.terminal.tty:
         keep_logs_out_of_the_drawing(panel.terminal, stop)
-    node = Node(config, panel)
+    from display_node.awtrix import AwtrixPanel
+
+    if isinstance(panel, AwtrixPanel):  # the clock is told over the node's own MQTT link
+        node = Node(config, panel, on_showing=panel.update)
+        panel.attach(node.link)
+    else:
+        node = Node(config, panel)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("%s received, stopping", signal.Signals(signum).name)

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -167,8 +167,14 @@ class Node:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         jitter: Callable[[], float] = lambda: random.uniform(0, RESEND_JITTER),
+        watch: Mapping[str, Callable[[bytes], None]] | None = None,
+        on_showing: Callable[[Showing], None] | None = None,
     ) -> None:
+        """`watch`: more topics to subscribe to, each with its handler (called on paho's thread; `fdc web` reads
+        `<prefix>/state`); `on_showing`: called from the loop whenever what is shown changes, connected or not."""
         self.config = config
+        self.watch = dict(watch or {})
+        self.on_showing = on_showing
         self.panel = panel
         self.topics = Topics(config.topic_prefix)
         self.clock = clock
@@ -205,7 +211,7 @@ class Node:
         self._republish = False
         self._frame: bytes | None = None
         self._applied: tuple[bool, int] | None = None  # (power, brightness) last sent to the panel
-        self._layout: tuple[int | None, Layout] | None = None
+        self._layout: tuple[tuple[int | None, int, int], Layout] | None = None
         self.link = MqttLink(
             config.mqtt,
             will=(self.status_topic, OFFLINE),
@@ -217,6 +223,7 @@ class Node:
                 self.topics.status,
                 self.brightness_set_topic,
                 *([self.ha_status_topic] if self.ha_status_topic else []),
+                *self.watch,
             ],
         )
 
@@ -286,6 +293,9 @@ class Node:
                 return
             with self._lock:
                 self._value = None if isinstance(value, Cleared) else value
+        elif topic in self.watch:
+            self.watch[topic](payload)
+            return
         elif topic == self.brightness_set_topic:
             try:
                 level = decode_brightness(payload)
@@ -349,9 +359,9 @@ class Node:
             self.panel.power(on)
             self._applied = (on, level)
 
-        width, height = self.panel.size
-        if self._layout is None or self._layout[0] != value:
-            self._layout = (value, layout(value, width, height, self.config.display.align))
+        width, height = self.panel.size_for(value)
+        if self._layout is None or self._layout[0] != (value, width, height):
+            self._layout = ((value, width, height), layout(value, width, height, self.config.display.align))
         lay = self._layout[1]
         frame = draw(lay, width, height, stale_mark=stale and int(t / BLINK) % 2 == 0)
         data = frame.tobytes()
@@ -372,6 +382,8 @@ class Node:
                 else:
                     log.warning("stale mark on: the publisher has been offline for over %g s", self.config.stale_after)
             self.showing = showing
+            if self.on_showing is not None:
+                self.on_showing(showing)
             if connected:  # else the next connect publishes it
                 at = self.now().isoformat(timespec="seconds")
                 self.link.publish(self.showing_topic, showing_payload(showing, at))

@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         "--remove-discovery", action="store_true", help="clear this display node's Home Assistant entities and exit"
     )
 
+    w = sub.add_parser("web", parents=[common], help="a display node that serves the poster as a web page")
+    w.add_argument("-c", "--config", required=True, metavar="FILE", help="web node YAML config (with web:)")
+    w.add_argument(
+        "--remove-discovery", action="store_true", help="clear this web node's Home Assistant entities and exit"
+    )
+
     m = sub.add_parser("demo", parents=[common], help="the whole system on this machine: broker, publisher, display")
     m.add_argument("--bamboo-url", metavar="URL", help="read a real Bamboo (token from FDC_BAMBOO_TOKEN)")
     m.add_argument("--port", type=int, default=18830, help="broker port (default 18830, or a free one if taken)")
@@ -180,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from display_node.main import run as run_display
 
             return run_display(args)
+        if args.command == "web":
+            from display_node.web import run as run_web
+
+            return run_web(args)
         if args.command == "demo":
             from demo.run import run as run_demo
 
