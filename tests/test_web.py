@@ -23,6 +23,7 @@ from tests.display_helpers import publish, showing
 from tests.run_fdc import fdc_command
 
 ROOT = Path(__file__).resolve().parents[1]
+WEEKS_1234 = ("-t", "friday-deploy/weeks", "-m", "1234")
 STATE = {
     "weeks": 42,
     "counted_from": "2026-02-13",
@@ -106,7 +107,10 @@ def page(browser: Any) -> dict[str, Any]:
           while (rows.length <= y) rows.push('');
           rows[y] = rows[y].padEnd(x, '?') + (c.getAttribute('class') === 'on' ? '#' : '.');
         });
-        function text(id) { var e = document.getElementById(id); return getComputedStyle(e).display === 'none' ? '' : e.textContent; }
+        function text(id) {
+          var e = document.getElementById(id);
+          return getComputedStyle(e).display === 'none' ? '' : e.textContent;
+        }
         return {number: document.getElementById('number').textContent, rows: rows, words: text('words'),
                 record: text('record'), deploy: text('deploy'), year: text('year'), stale: text('stale'),
                 link: text('link'), classes: document.body.className, marker: window.fdcTestMarker || null};
@@ -142,8 +146,7 @@ def test_the_page_follows_the_number_the_state_and_staleness_without_a_reload(
 
         # a live change, as people test it; 1234 needs four blocks
         subprocess.run(
-            ["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-q", "1", "-r"]
-            + ["-t", "friday-deploy/weeks", "-m", "1234"],
+            [*("mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-q", "1", "-r"), *WEEKS_1234],
             check=True,
             timeout=10,
         )
