@@ -5,14 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
 
 import pytest
 
-from common.config import MqttSettings
 from common.debounce import Debouncer, due_at
-from common.topics import Topics
 from display_node.node import Node
 from publisher.service import Publisher, make_link
 from tests.broker import Broker, Recorder, wait_until
@@ -108,19 +104,24 @@ def test_a_node_answers_thousands_of_births_with_one_re_announcement(roomy_broke
 
 
 def test_the_publisher_answers_thousands_of_births_with_one_re_announcement(broker: Broker, tmp_path: Path) -> None:
-    """make_link's birth handling on a real broker; the publisher is a stand-in with the three discovery configs
-    and its retained messages (what `publish` sends), so only the birth handling is under test."""
-    topics = Topics("friday-deploy")
-    configs = [(f"homeassistant/sensor/friday-deploy/{o}/config", b"{}") for o in ("weeks", "last", "publisher")]
-    pub = SimpleNamespace(
-        cfg=SimpleNamespace(mqtt=MqttSettings(host=broker.host, port=broker.port, client_id="fdc-publisher-births")),
-        topics=topics,
-        ha_status_topic="homeassistant/status",
-        discovery=lambda remove=False: configs,
-        messages=lambda: [(topics.status, b"online"), (topics.weeks, b"3")],
+    """make_link's birth handling on a real broker, with a real publisher reading a deployments file."""
+    from publisher.config import load
+
+    (tmp_path / "deployments.yaml").write_text(
+        "- {project: P, environment: Production, started: 2026-11-13 10:00, finished: 2026-11-13 10:05}\n"
     )
+    cfg_path = tmp_path / "publisher.yaml"
+    cfg_path.write_text(
+        f"timezone: Europe/Berlin\nstate_file: {tmp_path / 'state.json'}\nfile: {{path: deployments.yaml}}\n"
+        f"mqtt: {{host: {broker.host}, port: {broker.port}, client_id: fdc-publisher-births}}\n"
+    )
+    cfg = load(cfg_path)
+    pub = Publisher(cfg, cfg.make_sources())
+    assert pub.poll()
+    topics = pub.topics
+    configs = pub.discovery()
     rec = Recorder(broker, [configs[0][0], topics.weeks])
-    link = make_link(cast(Publisher, cast(Any, pub)))
+    link = make_link(pub)
     try:
         link.start()
         link.wait_connected(10)
