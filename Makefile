@@ -25,10 +25,11 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/fdc demo
 
-## make pictures: regenerate the README's PNGs of the emulated matrix and of the Home Assistant card
+## make pictures: regenerate the README's PNGs of the emulated matrix, the Home Assistant card and fdc web's page (needs chromium)
 pictures: $(STAMP)
 	$(BIN)/python scripts/make_pictures.py
 	$(BIN)/python scripts/make_dashboard_picture.py
+	$(BIN)/python scripts/make_web_picture.py
 
 ## make bench: every benchmark at full size, a few minutes; writes BENCHMARKS.md (python -m benchmarks --help)
 bench: $(STAMP)
