@@ -26,7 +26,7 @@ KNOWN_KEYS = frozenset(
         "availability_mode", "state_topic", "value_template", "unit_of_measurement", "state_class",
         "device_class", "json_attributes_topic", "json_attributes_template", "icon", "entity_category",
         "payload_on", "payload_off", "command_topic", "min", "max", "step", "mode", "retain", "qos",
-        "platform",
+        "platform", "event_types",
     }
 )  # fmt: skip
 
@@ -38,6 +38,13 @@ DEVICE_KEYS = frozenset(
         "sw_version", "via_device", "suggested_area", "configuration_url",
     }
 )  # fmt: skip
+
+# The keys of an MQTT `event` entity beyond the common ones, as DISCOVERY_SCHEMA in homeassistant/components/mqtt/
+# event.py spells them (MQTT_RO_SCHEMA: state_topic, value_template, qos, encoding; its own: event_types
+# (required), device_class, name); `<prefix>/events` must carry `event_type`, and `event_type`/`event_types`
+# are not taken as event attributes (MQTT_EVENT_ATTRIBUTES_BLOCKED).
+EVENT_KEYS = frozenset({"state_topic", "value_template", "qos", "encoding", "event_types", "device_class", "name"})
+EVENT_BLOCKED_ATTRIBUTES = frozenset({"event_type", "event_types"})
 
 # JSON attribute names Home Assistant's MQTT integration drops from `json_attributes_topic` payloads, so an
 # attribute must never be called like one of these: MQTT_ATTRIBUTES_BLOCKED in homeassistant/components/mqtt/

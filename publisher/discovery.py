@@ -2,8 +2,9 @@
 
 A device "Friday Deploy Counter" (plus the topic prefix when it is not the default) with the weeks sensor
 (attributes: the last Friday deployment, its `state` as `outcome`, and the record), a timestamp sensor for that
-deployment's start, a problem sensor that is on while `state.error` says a source (or the clock) is wrong, and a
-connectivity sensor for the publisher itself.
+deployment's start, a problem sensor that is on while `state.error` says a source (or the clock) is wrong, a
+connectivity sensor for the publisher itself, the record sensor (`<prefix>/record`, its run's dates as attributes)
+and an event entity fed by `<prefix>/events`, so an automation can react to a Friday deployment.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ ATTRIBUTES_TEMPLATE = (
 # The Problem sensor: on while `<prefix>/state`'s `error` is set; the sentence is its `error` attribute.
 PROBLEM_TEMPLATE = "{{ 'ON' if value_json.error else 'OFF' }}"
 ERROR_TEMPLATE = "{{ {'error': value_json.error or None} | tojson }}"
+# The Record sensor's attributes: the record run's dates from `state.record` (`until` null while the current run
+# holds it), with `.get` like ATTRIBUTES_TEMPLATE.
+RECORD_ATTRIBUTES_TEMPLATE = (
+    "{% set r = value_json.get('record') %}"
+    "{{ {'from': r.get('from') if r else None, 'until': r.get('until') if r else None} | tojson }}"
+)
+EVENT_TYPES = ["friday_deploy"]  # publisher/events.EVENT: the `event_type` of `<prefix>/events`
 
 
 def publisher_discovery(
@@ -96,9 +104,34 @@ def publisher_discovery(
         device_class="problem",  # no icon: HA's problem icons change with the state
         availability=available,
     )
+    record = ha.entity(
+        "sensor",
+        "record",
+        "Record",
+        dev,
+        state_topic=topics.record,
+        unit_of_measurement="w",
+        state_class="measurement",
+        icon="mdi:trophy",
+        json_attributes_topic=topics.state,
+        json_attributes_template=RECORD_ATTRIBUTES_TEMPLATE,
+        availability=available,
+    )
+    friday_deploy = ha.entity(
+        "event",
+        "friday_deploy",
+        "Friday deploy",
+        dev,
+        state_topic=topics.events,
+        event_types=EVENT_TYPES,
+        icon="mdi:rocket-launch-outline",
+        availability=available,
+    )
     return [
         ha.Discovery(ha.config_topic(discovery_prefix, "sensor", node, "weeks"), weeks),
         ha.Discovery(ha.config_topic(discovery_prefix, "sensor", node, "last_friday_deploy"), last),
         ha.Discovery(ha.config_topic(discovery_prefix, "binary_sensor", node, "publisher"), status),
         ha.Discovery(ha.config_topic(discovery_prefix, "binary_sensor", node, "problem"), problem),
+        ha.Discovery(ha.config_topic(discovery_prefix, "sensor", node, "record"), record),
+        ha.Discovery(ha.config_topic(discovery_prefix, "event", node, "friday_deploy"), friday_deploy),
     ]

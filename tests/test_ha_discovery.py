@@ -30,6 +30,8 @@ ENTITY_IDS = [
     "sensor.fdc_friday-deploy_last_friday_deploy",
     "binary_sensor.fdc_friday-deploy_publisher",
     "binary_sensor.fdc_friday-deploy_problem",
+    "sensor.fdc_friday-deploy_record",
+    "event.fdc_friday-deploy_friday_deploy",
 ]
 
 
@@ -46,7 +48,9 @@ def test_topics_and_ids() -> None:
     assert sorted(c) == [
         "homeassistant/binary_sensor/friday-deploy/problem/config",
         "homeassistant/binary_sensor/friday-deploy/publisher/config",
+        "homeassistant/event/friday-deploy/friday_deploy/config",
         "homeassistant/sensor/friday-deploy/last_friday_deploy/config",
+        "homeassistant/sensor/friday-deploy/record/config",
         "homeassistant/sensor/friday-deploy/weeks/config",
     ]
     ids = [x["unique_id"] for x in c.values()]
@@ -55,6 +59,8 @@ def test_topics_and_ids() -> None:
         "fdc_friday-deploy_last_friday_deploy",
         "fdc_friday-deploy_publisher",
         "fdc_friday-deploy_problem",
+        "fdc_friday-deploy_record",
+        "fdc_friday-deploy_friday_deploy",
     ]
     assert [x["default_entity_id"] for x in c.values()] == ENTITY_IDS
     assert all(ha.ID_RE.match(i) for i in ids) and len(set(ids)) == len(ids)
@@ -94,6 +100,8 @@ def test_names_read_well_and_tell_two_counters_apart() -> None:
         "last_friday_deploy": "Last Friday deploy",
         "publisher": "Publisher",
         "problem": "Problem",
+        "record": "Record",
+        "friday_deploy": "Friday deploy",
     }
     assert {x["device"]["name"] for x in c.values()} == {"Friday Deploy Counter"}
     assert not any("Friday Deploy Counter" in n for n in names.values())
@@ -184,10 +192,10 @@ def test_publisher_announces_reannounces_and_removes(tmp_path: Path, bamboo: Bam
         assert proc.wait(20) == 0
         rec.close()
 
-    assert len(retained_topics(broker, "homeassistant/#")) == 4  # what the removal must clear
+    assert len(retained_topics(broker, "homeassistant/#")) == 6  # what the removal must clear
     r = fdc("publisher", "-c", str(cfg), "--remove-discovery")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "removed 4 Home Assistant discovery config(s)"
+    assert r.stdout.strip() == "removed 6 Home Assistant discovery config(s)"
     status = Recorder(broker, f"{PREFIX}/status")
     try:  # the removal did not pose as the publisher: the service's clean stop left `offline`
         assert status.wait_for(f"{PREFIX}/status") == b"offline"

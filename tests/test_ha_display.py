@@ -74,7 +74,7 @@ def test_topics_ids_and_the_acl_pattern() -> None:
     publisher_ids = {
         x["unique_id"] for d in publisher_discovery(Topics(PREFIX), "homeassistant") if (x := d.config) is not None
     }
-    assert len(publisher_ids) == 4
+    assert len(publisher_ids) == 6
     assert not publisher_ids & set(ids)
     assert not {x["unique_id"] for x in configs("hamburg-lobby").values()} & set(ids)
 
