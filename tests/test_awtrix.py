@@ -107,3 +107,12 @@ def test_the_clock_gets_the_number_brightness_refreshes_and_staleness(
         assert "Traceback" not in (tmp_path / "node.log").read_text()
     finally:
         clock.close()
+
+
+def test_the_readme_clock_example_is_a_valid_config(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```yaml\n# clock.yaml", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "clock.yaml").write_text(block)
+    config = load(tmp_path / "clock.yaml")
+    assert (config.display.driver, config.display.brightness) == ("awtrix", 8)
+    assert config.display.awtrix == Awtrix("awtrix_1a2b3c", "fdc", None, 120)

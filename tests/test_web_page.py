@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from common.payloads import PayloadError
+from display_node.config import load
 from display_node.node import NO_BROKER, PUBLISHER_OFFLINE, Showing
 from display_node.page import blocks_for, decode_state, deploy_text, model, record_text
 from display_node.render import pixels, render
@@ -164,3 +165,11 @@ def test_hub_wakes_pages_from_other_threads() -> None:
     t.join()
     version, body = hub.picture()
     assert version > before and json.loads(body)["value"] == 5
+
+
+def test_the_readme_web_example_is_a_valid_web_node_config(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("```yaml\n# web.yaml", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "web.yaml").write_text(block)
+    config = load(tmp_path / "web.yaml")
+    assert (config.node_id, config.web_listen, config.stale_after) == ("lobby-tv", "0.0.0.0:8090", 1800)
