@@ -4,10 +4,14 @@ bounds (many pages, a page that never reads, the page's files in the package).""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,9 +21,10 @@ from display_node.config import load
 from display_node.node import NO_BROKER, PUBLISHER_OFFLINE, Showing
 from display_node.page import blocks_for, decode_state, deploy_text, model, record_text
 from display_node.render import pixels, render
-from display_node.web import MAX_PAGES, Hub, WebServer
+from display_node.web import MAX_PAGES, STATIC, Hub, WebServer
 from tests.broker import free_port, wait_until
 from tests.run_fdc import run_fdc
+from tests.test_broker_deploy import project_files
 
 
 def test_blocks_are_as_many_as_the_number_needs() -> None:
@@ -69,9 +74,25 @@ def test_stale_sentences() -> None:
     assert model(rows, Showing("3", 3, False), None)["stale_text"] == ""
 
 
-def test_the_page_files_ship_in_the_package() -> None:
-    for name in ("index.html", "page.js", "page.css"):
-        assert (Path(__file__).resolve().parents[1] / "display_node" / "static" / name).stat().st_size > 100
+def test_the_page_files_ship_in_the_wheel(tmp_path: Path) -> None:
+    """pyproject's package-data: a wheel built from a clone's files (as the Dockerfile's `pip install .`) has them."""
+    root = Path(__file__).resolve().parents[1]
+    context = tmp_path / "src"
+    for name in project_files():
+        if name.split("/")[0] in ("pyproject.toml", "README.md", "fdc", "common", "publisher", "display_node", "demo"):
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, context / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(tmp_path / "dist"), "."],
+        cwd=context,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        for name in STATIC:
+            assert zf.read(f"display_node/static/{name}") == (root / "display_node" / "static" / name).read_bytes()
 
 
 def events(port: int, timeout: float = 10) -> socket.socket:
