@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--timezone", help="IANA zone for the number (default: this machine's)")
     m.add_argument("--driver", help="the display node's driver (default terminal)")
 
+    h = sub.add_parser(
+        "history", parents=[common], help="the Friday deployments the publisher knows, the runs between them, a chart"
+    )
+    h.add_argument("-c", "--config", required=True, metavar="FILE", help="publisher YAML config (its state_file)")
+    h.add_argument("--png", metavar="FILE", help="also draw the runs as a chart (needs the history extra: matplotlib)")
+
     c = sub.add_parser(
         "check-config", parents=[common], help="validate a publisher or display config and list every problem"
     )
@@ -194,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from demo.run import run as run_demo
 
             return run_demo(args)
+        if args.command == "history":
+            from publisher.history import run as run_history
+
+            return run_history(args)
         if args.command == "check-config":
             return check_config(args.file)
         if args.command == "push":
