@@ -50,7 +50,7 @@ def _once(cfg: config.PublisherConfig, pub: Publisher, *, dry_run: bool, as_json
     ok = pub.poll()
     if dry_run:
         if as_json:
-            print(json.dumps(state_payload(pub.count, pub.tz, pub.clock(), cfg.source, pub.error), indent=2))
+            print(json.dumps(state_payload(pub.count, pub.tz, pub.clock(), cfg.source, pub.error, pub.story), indent=2))
         else:
             print(sentence(pub.count, cfg.days, pub.tz, pub.error, pub.titles))
         return EXIT_OK if ok else EXIT_UNREACHABLE
