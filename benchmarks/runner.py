@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fanout, flood, footprint, github_cost, gitlab_cost, poll_cost, push_latency
+from benchmarks import fanout, flood, footprint, github_cost, gitlab_cost, poll_cost, push_latency, web_display
 from benchmarks.util import Report, machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +35,7 @@ class Sizes:
     github: github_cost.GitHubSizes
     gitlab: gitlab_cost.GitLabSizes
     push: push_latency.PushSizes
+    web: web_display.WebSizes
 
 
 PRESETS = {
@@ -46,6 +47,7 @@ PRESETS = {
         github_cost.GitHubSizes(),
         gitlab_cost.GitLabSizes(),
         push_latency.PushSizes(),
+        web_display.WebSizes(rounds=50, idle=10.0),
     ),
     "small": Sizes(
         poll_cost.PollSizes(envs=(1, 50), results=(25, 500)),
@@ -55,6 +57,7 @@ PRESETS = {
         github_cost.GitHubSizes(repos=10, deep=300, depths=(5, 40, None)),
         gitlab_cost.GitLabSizes(depths=(50, 500)),
         push_latency.PushSizes(pushes=50, polled_rounds=5, poll_interval=1.0),
+        web_display.WebSizes(rounds=20, idle=3.0),
     ),
     "tiny": Sizes(
         poll_cost.PollSizes(envs=(1, 3), results=(25, 60), latency=0.002),
@@ -64,6 +67,7 @@ PRESETS = {
         github_cost.GitHubSizes(repos=3, history=12, steady_polls=2, deep=120, depths=(3, 40, None)),
         gitlab_cost.GitLabSizes(projects=3, polls=3, depths=(30, 250), cold_envs=3),
         push_latency.PushSizes(pushes=3, polled_rounds=1, poll_interval=1.0),
+        web_display.WebSizes(rounds=3, idle=0.5),
     ),
 }
 
@@ -75,6 +79,7 @@ BENCHES: dict[str, Callable[[Sizes], Report]] = {
     "github": lambda s: github_cost.run(s.github),
     "gitlab": lambda s: gitlab_cost.run(s.gitlab),
     "push": lambda s: push_latency.run(s.push),
+    "web": lambda s: web_display.run(s.web),
 }
 
 
@@ -103,7 +108,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         fl = dataclasses.replace(fl, seconds=args.flood_seconds)
     if args.flood_rate is not None:
         fl = dataclasses.replace(fl, rate=args.flood_rate)
-    return Sizes(poll, fan, foot, fl, s.github, s.gitlab, s.push)
+    return Sizes(poll, fan, foot, fl, s.github, s.gitlab, s.push, s.web)
 
 
 def loadavg() -> str:

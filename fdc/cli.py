@@ -168,6 +168,8 @@ def check_config(path: str) -> int:
     except ConfigError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_CONFIG
+    if kind == "display" and isinstance(data, dict) and "web" in data:
+        kind = "web display"
     print(f"{path}: valid {kind} config" + (f", with {len(warnings)} warning(s):" if warnings else ""))
     for warning in warnings:
         print(f"  - {warning}")
