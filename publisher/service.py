@@ -226,10 +226,10 @@ class Publisher:
         messages = [(self.topics.status, ONLINE)]
         if c is not None:
             messages.append((self.topics.weeks, encode_weeks(c.weeks)))
-        if c is not None and told.record is not None:  # no run yet: the record topic is left alone
-            messages.append((self.topics.record, encode_weeks(told.record.weeks)))
         if c is not None or self.polled:
             messages.append((self.topics.state, encode_json(payload)))
+        if c is not None and told.record is not None:  # no run yet: the record topic is left alone
+            messages.append((self.topics.record, encode_weeks(told.record.weeks)))
         with self._lock:
             if c is not None and (self.count is None or self.count.weeks != c.weeks):
                 log.info("%d week(s) since the last Friday deployment (counted from %s)", c.weeks, c.counted_from)
@@ -238,7 +238,7 @@ class Publisher:
             self._messages = messages
 
     def messages(self) -> list[tuple[str, bytes]]:
-        """status, weeks (only when there is a number) and state, in that order."""
+        """status, weeks (only when there is a number), state and record (only when there is a run), in that order."""
         with self._lock:
             return list(self._messages)
 
