@@ -72,6 +72,8 @@ FALLBACK_ACL = (  # installed from a wheel, without mosquitto/acl: its rules (te
     "topic readwrite friday-deploy/weeks\n"
     "topic readwrite friday-deploy/state\n"
     "topic readwrite friday-deploy/status\n"
+    "topic readwrite friday-deploy/record\n"
+    "topic readwrite friday-deploy/events\n"
     "topic write homeassistant/#\n"
     "user homeassistant\n"
     "topic deny friday-deploy/displays/homeassistant/#\n"
