@@ -219,6 +219,7 @@ TLS_SCHEMA = {
     vol.Optional("key_file"): existing_file,
 }
 
+
 def keepalive(value: Any) -> int:
     """MQTT keepalive in whole seconds: the broker drops a silent client (power lost) after 1.5 times this."""
     if isinstance(value, bool) or not isinstance(value, int) or not 5 <= value <= 65535:
