@@ -246,7 +246,7 @@ def run(sizes: PollSizes = PollSizes()) -> Report:
             "faster than the script's sequential reads."
         )
     rep.notes.append(
-        "Two fixes came out of this bench. (1) Reading breadth first (publisher/poll.py, publisher/scan.py): a "
+        "Two fixes came out of this bench. (1) Reading breadth first (publisher/reader.py, publisher/scan.py): a "
         "cold start used to read every environment without a Friday deployment to the bottom of its history; "
         "measured before the fix at 10 environments × 500 results it took 57 requests and 5.0 MB where the script "
         "took 11, and 200 × 5,000 would have been about 10,000 requests and 1.1 GB. Now a Friday found in one "
