@@ -15,8 +15,9 @@ from common.exits import EXIT_CONFIG, EXIT_OK, EXIT_UNREACHABLE
 from common.logs import REDACT
 from common.mqtt import MqttError, publish_and_leave
 from publisher import config, push
+from publisher.loop import make_link, run_forever
 from publisher.report import sentence, state_payload
-from publisher.service import Publisher, make_link, run_forever
+from publisher.service import Publisher
 
 log = logging.getLogger("fdc.publisher")
 

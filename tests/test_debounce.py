@@ -10,7 +10,8 @@ import pytest
 
 from common.debounce import Debouncer, due_at
 from display_node.node import Node
-from publisher.service import Publisher, make_link
+from publisher.loop import make_link
+from publisher.service import Publisher
 from tests.broker import Broker, Recorder, wait_until
 from tests.display_helpers import config, dummy_panel, publish, running
 

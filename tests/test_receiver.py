@@ -18,7 +18,8 @@ import requests
 
 from publisher import receiver
 from publisher.config import load
-from publisher.service import Publisher, make_link, publish, run_forever
+from publisher.loop import make_link, publish, run_forever
+from publisher.service import Publisher
 from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, Recorder, free_port, wait_until
 from tests.conftest import SHARED

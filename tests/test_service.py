@@ -11,7 +11,8 @@ import pytest
 
 from publisher.config import load
 from publisher.http import make_retry
-from publisher.service import Publisher, next_wake
+from publisher.loop import next_wake
+from publisher.service import Publisher
 from publisher.sources.bamboo import BambooSource
 from publisher.sources.bamboo.api import BambooAuth, BambooClient
 from tests.bamboo_sim import BambooSim
