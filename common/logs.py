@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 
 class RedactSecrets(logging.Filter):
@@ -52,3 +53,38 @@ def setup_logging(level: str) -> None:
     root.setLevel(level.upper())
     # urllib3 warns once per retry with reprs of its internals; our HTTP client says it once per outage instead.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+class RateLimitedLog:
+    """At most `burst` lines per `window` seconds; the rest are counted and reported in one line later."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        burst: int = 5,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        level: int = logging.WARNING,
+        summary: str = "%d more bad payloads were ignored without a log line",
+    ) -> None:
+        self.logger, self.burst, self.window, self.clock = logger, burst, window, clock
+        self.level, self.summary = level, summary
+        self._start = -window
+        self._count = 0
+        self.suppressed = 0
+
+    def warning(self, msg: str, *args: object) -> None:
+        """Log at this limiter's level (warning unless set otherwise), or count the line."""
+        now = self.clock()
+        if now - self._start >= self.window:
+            if self.suppressed:
+                self.logger.log(self.level, self.summary, self.suppressed)
+            self._start, self._count, self.suppressed = now, 0, 0
+        if self._count < self.burst:
+            self._count += 1
+            self.logger.log(self.level, msg, *args)
+        else:
+            self.suppressed += 1
+
+    info = warning

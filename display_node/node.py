@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from common.debounce import Debouncer
+from common.logs import RateLimitedLog
 from common.mqtt import MqttLink
 from common.payloads import (
     OFFLINE,
@@ -32,6 +33,7 @@ from common.payloads import (
 )
 from common.topics import Topics
 from display_node.brightness import decode_brightness, encode_brightness, load_level, save_level
+from display_node.bursts import Bursts
 from display_node.config import DisplayConfig
 from display_node.discovery import RESEND_JITTER, display_discovery
 from display_node.drivers import Panel
@@ -42,81 +44,7 @@ log = logging.getLogger("fdc.display")
 BLINK = 0.5  # seconds the stale mark is on, then off
 IDLE = 30.0  # longest sleep between checks (night schedule boundaries)
 FRAME_RATE = 20  # renders a second at most (a Pi Zero has one slow core); 50 ms never shows to a person
-BURST = 5  # more `weeks` messages than this within BURST_WINDOW is a burst: some may have been dropped
-BURST_WINDOW = 1.0  # seconds
-RESYNC_QUIET = 0.5  # seconds without a `weeks` message after a burst: then the retained number is read again
-RESYNC_EVERY = 5.0  # seconds; during an endless burst it is read again this often
 SAVE_EVERY = 1.0  # seconds; a burst of brightness commands writes the state file at most this often
-
-
-class RateLimitedLog:
-    """At most `burst` lines per `window` seconds; the rest are counted and reported in one line later."""
-
-    def __init__(
-        self,
-        logger: logging.Logger,
-        burst: int = 5,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-        *,
-        level: int = logging.WARNING,
-        summary: str = "%d more bad payloads were ignored without a log line",
-    ) -> None:
-        self.logger, self.burst, self.window, self.clock = logger, burst, window, clock
-        self.level, self.summary = level, summary
-        self._start = -window
-        self._count = 0
-        self.suppressed = 0
-
-    def warning(self, msg: str, *args: object) -> None:
-        """Log at this limiter's level (warning unless set otherwise), or count the line."""
-        now = self.clock()
-        if now - self._start >= self.window:
-            if self.suppressed:
-                self.logger.log(self.level, self.summary, self.suppressed)
-            self._start, self._count, self.suppressed = now, 0, 0
-        if self._count < self.burst:
-            self._count += 1
-            self.logger.log(self.level, msg, *args)
-        else:
-            self.suppressed += 1
-
-    info = warning
-
-
-class Bursts:
-    """Notices bursts on `<prefix>/weeks` and says when to read the retained number again (no clock of its own:
-    the caller gives the time)."""
-
-    def __init__(self) -> None:
-        self._window_start = -BURST_WINDOW
-        self._in_window = 0
-        self._last = 0.0
-        self._since: float | None = None  # a burst since the last re-read: when it began
-        self._last_resync = 0.0
-        self.seen = 0  # bursts noticed
-
-    def message(self, t: float) -> None:
-        if t - self._window_start >= BURST_WINDOW:
-            self._window_start, self._in_window = t, 0
-        self._in_window += 1
-        self._last = t
-        if self._in_window > BURST and self._since is None:
-            self._since = t
-            self.seen += 1
-
-    def due(self, t: float) -> float | None:
-        """Seconds until the retained number should be read again (0: now); None when nothing is pending."""
-        if self._since is None:
-            return None
-        when = min(self._last + RESYNC_QUIET, max(self._since, self._last_resync) + RESYNC_EVERY)
-        return max(0.0, when - t)
-
-    def resynced(self, t: float) -> None:
-        self._last_resync = t
-        self._window_start, self._in_window = t, 0  # the retained message this brings is not part of a burst
-        # a burst still running counts again from here; its next messages keep it pending
-        self._since = t if t - self._last < RESYNC_QUIET else None
 
 
 NO_BROKER = "no_broker"  # stale because the node has no broker connection (so this reason never reaches one)

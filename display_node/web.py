@@ -38,13 +38,13 @@ from starlette.routing import Route
 
 from common.config import ConfigError
 from common.exits import EXIT_CONFIG, EXIT_OK
-from common.logs import REDACT
+from common.logs import REDACT, RateLimitedLog
 from common.payloads import PayloadError
 from common.topics import Topics
 from display_node.config import DisplayConfig, load
 from display_node.drivers import Panel
 from display_node.main import remove_discovery
-from display_node.node import Node, RateLimitedLog, Showing
+from display_node.node import Node, Showing
 from display_node.page import blocks_for, decode_state, model
 from display_node.render import pixels
 

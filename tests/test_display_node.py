@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from common.logs import RateLimitedLog
 from common.payloads import OFFLINE, ONLINE
 from display_node.config import Night
 from display_node.drivers import Panel
-from display_node.node import Node, RateLimitedLog
+from display_node.node import Node
 from display_node.render import pixels, render
 from tests.broker import Broker, Recorder, wait_until
 from tests.display_helpers import config, dummy_panel, publish, running, showing
