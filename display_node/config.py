@@ -33,6 +33,7 @@ from common.config import (
 from common.config import load as load_file
 from common.topics import DEFAULT_PREFIX, NODE_ID_RE
 from common.topics import valid_prefix as topic_prefix_ok
+from common.webserver import listen
 
 DRIVERS = ("max7219", "terminal", "capture", "gif", "pygame", "dummy", "awtrix")
 BUS_SPEEDS = tuple(int(mhz * 1_000_000) for mhz in (0.5, 1, 2, 4, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 50, 52))
@@ -160,16 +161,7 @@ DISPLAY_SCHEMA = {
 }
 
 
-def _listen(value: Any) -> str:
-    """`host:port` (`0.0.0.0:8090`, `[::]:8090`, `:8090`)."""
-    if isinstance(value, str):
-        host, sep, port = value.rpartition(":")
-        if sep and port.isdigit() and 0 < int(port) < 65536 and " " not in host:
-            return value
-    raise vol.Invalid(f"{value!r} is not host:port, e.g. 0.0.0.0:8090")
-
-
-WEB_SCHEMA = {vol.Optional("listen", default="0.0.0.0:8090"): _listen}
+WEB_SCHEMA = {vol.Optional("listen", default="0.0.0.0:8090"): listen}
 
 _NODE_KEYS: dict[Any, Any] = {
     vol.Optional("node_id"): _node_id,

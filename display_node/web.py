@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import signal
-import socket
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -28,7 +27,6 @@ from importlib import resources
 from types import FrameType
 from typing import Any
 
-import uvicorn
 from luma.core.device import dummy
 from PIL import Image
 from starlette.applications import Starlette
@@ -41,6 +39,7 @@ from common.exits import EXIT_CONFIG, EXIT_OK
 from common.logs import REDACT, RateLimitedLog
 from common.payloads import PayloadError
 from common.topics import Topics
+from common.webserver import ListenError, ThreadedServer
 from display_node.config import DisplayConfig, load
 from display_node.drivers import Panel
 from display_node.main import remove_discovery
@@ -230,69 +229,25 @@ def make_app(hub: Hub) -> Starlette:
     )
 
 
-def address(listen: str) -> tuple[str, int]:
-    """`host:port` → (host, port) for bind(); an empty host or `*` is every IPv4 interface."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    return ("0.0.0.0" if host in ("", "*") else host), int(port)
-
-
-class WebServer:
-    """uvicorn in its own thread on a socket bound at start (a taken port is a sentence, not a traceback)."""
+class WebServer(ThreadedServer):
+    """The page's server in its own thread, on a socket bound at start (a taken port is a sentence)."""
 
     def __init__(self, hub: Hub, listen: str) -> None:
         self.hub = hub
-        self.host, self.port = address(listen)
-        config = uvicorn.Config(
-            make_app(hub),
-            http="h11",
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            limit_concurrency=MAX_PAGES + 16,  # room for the page's files while MAX_PAGES streams are open
-            timeout_keep_alive=5,
-            timeout_graceful_shutdown=2,
-            h11_max_incomplete_event_size=16 * 1024,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread: threading.Thread | None = None
-        self.sock: socket.socket | None = None
+        # limit_concurrency: room for the page's files while MAX_PAGES streams are open
+        super().__init__(make_app(hub), listen, name="web", log=log, timeout_graceful_shutdown=2,
+                         limit_concurrency=MAX_PAGES + 16)  # fmt: skip
 
     def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
-            sock.listen(128)
-        except OSError as e:
-            sock.close()
-            raise ConfigError(
-                "web.listen",
-                [f"cannot listen on {self.host}:{self.port} ({e.strerror}): is another program using that port?"],
-            ) from None
-        self.sock = sock
-        self.port = sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._run, name="web", daemon=True)
-        self.thread.start()
+            super().start()
+        except ListenError as e:
+            raise ConfigError("web.listen", [f"{e}: is another program using that port?"]) from None
         log.info("the page is on http://%s:%d/", self.host, self.port)
-
-    def _run(self) -> None:
-        assert self.sock is not None
-        try:
-            asyncio.run(self.server.serve(sockets=[self.sock]))
-        except Exception:  # the node goes on (status, showing, Home Assistant); the log says why the page stopped
-            log.exception("the web page's server stopped")
 
     def stop(self) -> None:
         self.hub.close()
-        self.server.should_exit = True
-        if self.thread is not None:
-            self.thread.join(10)
-        if self.sock is not None:
-            self.sock.close()
+        super().stop()
 
 
 def web_node(config: DisplayConfig, hub: Hub) -> Node:

@@ -10,7 +10,6 @@ deployment without a new push.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import voluptuous as vol
 
+from common.webserver import listen
 from publisher import schema
 from publisher.deployment import RAN, RUNNING, Deployment, parse_state
 from publisher.friday import FridayDeploy, friday_of, later, local_date
@@ -224,22 +224,6 @@ def refold(part: SourceState, rules: Rules) -> SourceState:
 # --- the `webhooks:` section -------------------------------------------------------------------------------
 
 SECRETS = ("token", "github_secret", "gitlab_token", "bamboo_token")
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+|\*)?:(\d{1,5})$")
-
-
-def listen(value: Any) -> str:
-    """`host:port` (`[::1]:8080` for IPv6); the host may be left out (`:8080`: every interface)."""
-    m = _HOST.match(value.strip()) if isinstance(value, str) else None
-    if m is None or not 1 <= int(m.group(2)) <= 65535:
-        raise vol.Invalid(f"{value!r} is not host:port, like 127.0.0.1:8080 (0.0.0.0:8080 in Docker)")
-    return str(value).strip()
-
-
-def address(listen_value: str) -> tuple[str, int]:
-    """`listen` → (host, port) for bind(): an empty host or `*` is every IPv4 interface."""
-    host, _, port = listen_value.rpartition(":")
-    host = host.strip("[]")
-    return ("0.0.0.0" if host in ("", "*") else host), int(port)
 
 
 def _check(w: Mapping[str, Any]) -> list[str]:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import h11
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -26,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from common.webserver import ListenError, ThreadedServer, address, listen
 from publisher import hooks, push
 from publisher.service import Publisher
 
@@ -217,59 +216,22 @@ def make_app(pub: Publisher, section: dict[str, Any]) -> Starlette:
     )
 
 
-class Receiver:
+class Receiver(ThreadedServer):
     """The listener in its own thread: bound at start (a taken port is a sentence, not a traceback)."""
 
     def __init__(self, pub: Publisher, section: dict[str, Any]) -> None:
-        self.host, self.port = push.address(section["listen"])
-        config = uvicorn.Config(
-            make_app(pub, section),
-            http=GuardedH11,
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            access_log=False,  # an access line would carry ?token=
-            server_header=False,
-            limit_concurrency=MAX_CONNECTIONS,
-            timeout_keep_alive=5,
-            h11_max_incomplete_event_size=16 * 1024,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread: threading.Thread | None = None
-        self.sock: socket.socket | None = None
+        super().__init__(make_app(pub, section), section["listen"], name="receiver", log=log, http=GuardedH11,
+                         limit_concurrency=MAX_CONNECTIONS)  # fmt: skip
         pub.hinted = True
 
     def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
-            sock.listen(128)
-        except OSError as e:
-            sock.close()
+            super().start()
+        except ListenError as e:
             raise ReceiverError(
-                f"webhooks.listen: cannot listen on {self.host}:{self.port} ({e.strerror}): is another program "
-                "using that port, or is the address not this machine's?"
+                f"webhooks.listen: {e}: is another program using that port, or is the address not this machine's?"
             ) from None
-        self.sock = sock
-        self.thread = threading.Thread(target=self._run, name="receiver", daemon=True)
-        self.thread.start()
         log.info("receiving pushed deployments and webhooks on http://%s:%d", self.host, self.port)
-
-    def _run(self) -> None:
-        assert self.sock is not None
-        try:
-            asyncio.run(self.server.serve(sockets=[self.sock]))
-        except Exception:  # the service keeps polling; the log says why pushes stopped
-            log.exception("the webhook receiver stopped")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        if self.thread is not None:
-            self.thread.join(10)
-        if self.sock is not None:
-            self.sock.close()
 
 
 def start(pub: Publisher) -> Receiver | None:
@@ -277,7 +239,6 @@ def start(pub: Publisher) -> Receiver | None:
     section = dict(pub.cfg.sections).get(push.NAME)
     if section is None:
         return None
-    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start-up lines say nothing of ours
     receiver = Receiver(pub, dict(section))
     receiver.start()
     return receiver
@@ -294,7 +255,7 @@ def healthcheck(config_path: str) -> int:
             section = (yaml.safe_load(f) or {}).get("webhooks")
         if not isinstance(section, dict):
             return 0
-        host, port = push.address(push.listen(section.get("listen", "127.0.0.1:8080")))
+        host, port = address(listen(section.get("listen", "127.0.0.1:8080")))
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         where = f"[{host}]" if ":" in host else host
         with urllib.request.urlopen(f"http://{where}:{port}/healthz", timeout=3) as r:

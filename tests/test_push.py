@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from common.webserver import address
 from publisher import hooks, push
 from publisher.config import load
 from publisher.deployment import NOT_RUN, RAN, RUNNING, WAITING
@@ -266,8 +267,8 @@ def test_the_section_its_environment_variables_and_its_place_in_source(
                                                                                   ["production"], [".*"])  # fmt: skip
     assert "from-env-1" in cfg.secrets and "from-env-2" in cfg.secrets
     assert [s.name for s in cfg.make_sources()] == ["file"]  # the receiver is not polled
-    assert push.address(w["listen"]) == ("0.0.0.0", 8080)
-    assert push.address("[::1]:9000") == ("::1", 9000)
+    assert address(w["listen"]) == ("0.0.0.0", 8080)
+    assert address("[::1]:9000") == ("::1", 9000)
 
 
 @pytest.mark.parametrize(
