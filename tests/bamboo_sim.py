@@ -16,9 +16,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.sim_http import SimServer
 
 DISPLAY = {
     "SUCCESS": "Successful",
@@ -53,7 +55,7 @@ class SimEnv:
     results: list[SimResult] = field(default_factory=list)  # newest first by start
 
 
-class BambooSim:
+class BambooSim(SimServer):
     """Start with `start()`; `url` is the base URL the publisher is configured with."""
 
     def __init__(
@@ -85,7 +87,6 @@ class BambooSim:
         self.bytes_sent = 0
         self._next_id = 1000
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # --- data -------------------------------------------------------------------------------------------
     def add_env(self, project: str, name: str, *, env_id: int | None = None, project_id: int | None = None) -> int:
@@ -299,38 +300,8 @@ class BambooSim:
         return False
 
     @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.context_path}"
-
-    def start(self) -> BambooSim:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def date_time_string(self, timestamp: float | None = None) -> str:
-                if sim.now is None or timestamp is not None:
-                    return super().date_time_string(timestamp)
-                return super().date_time_string(sim.now().timestamp())
-
-            def do_GET(self) -> None:
-                sim._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                sim._handle(self, "POST")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def base_path(self) -> str:
+        return self.context_path
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
         h.send_response(status)

@@ -13,15 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from tests.sim_http import SimServer
 
 DOCS = "https://docs.github.com/rest"
 
@@ -58,7 +59,7 @@ def _iso(d: datetime) -> str:
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class GitHubSim:
+class GitHubSim(SimServer):
     """Start with `start()`; `url` is what `github.url` is set to."""
 
     def __init__(self, *, token: str = "gh-token", scopes: tuple[str, ...] = ("repo_deployment",),
@@ -69,6 +70,7 @@ class GitHubSim:
         self.users: set[str] = {login}
         self.limit, self.remaining, self.reset = limit, limit, 0.0  # reset: epoch seconds
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.keep_alive = True
         self.faults: list[tuple[int, dict[str, str], bytes]] = []
         self.handlers: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}  # path → raw answer
         self.raw: dict[str, Any] = {}  # path → JSON served as is
@@ -77,7 +79,6 @@ class GitHubSim:
         self.not_modified = 0
         self._next_id = 1_000_000
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # --- data -------------------------------------------------------------------------------------------------
     def _id(self) -> int:
@@ -150,39 +151,8 @@ class GitHubSim:
 
     # --- HTTP -------------------------------------------------------------------------------------------------
     @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
-
-    def start(self) -> GitHubSim:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # keep-alive without 40 ms stalls
-
-            def date_time_string(self, timestamp: float | None = None) -> str:
-                return super().date_time_string(sim.now().timestamp() if timestamp is None else timestamp)
-
-            def do_GET(self) -> None:
-                sim._handle(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def base_path(self) -> str:
+        return self.prefix
 
     def _limits(self, used: bool) -> dict[str, str]:
         now = self.now().timestamp()
@@ -209,7 +179,7 @@ class GitHubSim:
         body = json.dumps({"message": message, "documentation_url": DOCS, "status": str(status)}).encode()
         self._send(h, status, body, {"Content-Type": "application/json; charset=utf-8", **limits, **extra})
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler, method: str = "GET") -> None:
         u = urlparse(h.path)
         path = u.path
         q = {k: v[0] for k, v in parse_qs(u.query).items()}

@@ -18,9 +18,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
+
+from tests.sim_http import SimServer
 
 PRODUCTION_NAMES = ("production", "prod", "live")
 SORTS = ("id", "iid", "created_at", "updated_at", "ref", "finished_at")
@@ -68,7 +70,7 @@ def _t(d: datetime | None) -> str | None:
     return None if d is None else d.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class GitLabSim:
+class GitLabSim(SimServer):
     """Start with `start()`; `url` is what the publisher is configured with (relative URL root included)."""
 
     def __init__(self, *, token: str = "glpat-sim", root: str = "", scope_ok: bool = True) -> None:
@@ -87,7 +89,6 @@ class GitLabSim:
         self._ids = 100
         self._iids: dict[int, int] = {}  # per project: GitLab's iid
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # --- data -------------------------------------------------------------------------------------------
     def _id(self) -> int:
@@ -197,35 +198,8 @@ class GitLabSim:
 
     # --- HTTP -------------------------------------------------------------------------------------------
     @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.root}"
-
-    def start(self) -> GitLabSim:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def date_time_string(self, timestamp: float | None = None) -> str:
-                if sim.now is None or timestamp is not None:
-                    return super().date_time_string(timestamp)
-                return super().date_time_string(sim.now().timestamp())
-
-            def do_GET(self) -> None:
-                sim._handle(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def base_path(self) -> str:
+        return self.root
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -238,7 +212,7 @@ class GitLabSim:
         with self._lock:
             self.bytes_sent += len(data)
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler, method: str = "GET") -> None:
         u = urlparse(h.path)
         prefix = self.root + "/api/v4/"
         with self._lock:
