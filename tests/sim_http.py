@@ -13,6 +13,34 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+Answer = Callable[[BaseHTTPRequestHandler], None]  # a simulator route that answers on the raw socket itself
+DEEP = b"[" * 100_000 + b"]" * 100_000  # JSON nested deeper than any parser should follow
+
+
+def raw(body: bytes, status: int = 200, ctype: str = "application/json", **headers: str) -> Answer:
+    """An answer of exactly these bytes, with a correct Content-Length (`Link=` → a `Link` header)."""
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        for k, v in headers.items():
+            h.send_header(k.replace("_", "-"), v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return answer
+
+
+def wire(data: bytes) -> Answer:
+    """Bytes straight onto the socket, status line and all: for transports no server library would send."""
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(data)
+        h.wfile.flush()
+
+    return answer
+
 
 class SimServer:
     """Subclasses set `now` (None: the real clock), `base_path` (what `url` ends with) and `_handle`."""

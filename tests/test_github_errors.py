@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from publisher.sources.github import GitHubClient, GitHubSource
 from publisher.state import SourceState
 from tests.factories import BERLIN, at
 from tests.github_sim import GitHubSim
+from tests.sim_http import raw
 from tests.test_github import REPO, ran
 
 NOW = at("2026-11-26 09:00")
@@ -126,19 +126,6 @@ def test_a_forbidden_answer_without_rate_limit_words_is_a_permission_problem(sim
     sim.fail_next(403, body=b'{"message":"Resource protected by organization SAML enforcement"}', times=2)
     text = poller.fails()  # the environments API's 403 is skipped (repo_deployment may not read it); the next is not
     assert "does not let the token read the deployments of acme/payments (HTTP 403: Resource protected by" in text
-
-
-def raw(body: bytes, status: int = 200, **headers: str) -> Callable[[BaseHTTPRequestHandler], None]:
-    def answer(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json; charset=utf-8")
-        for k, v in headers.items():
-            h.send_header(k.replace("_", "-"), v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-
-    return answer
 
 
 def deployment(**fields: object) -> dict[str, object]:

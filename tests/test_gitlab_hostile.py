@@ -4,7 +4,7 @@ the poll with one sentence naming GitLab; the last good number stays. And the co
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -16,23 +16,9 @@ from publisher.config import load
 from publisher.service import Publisher
 from tests.factories import at
 from tests.gitlab_sim import GitLabSim
+from tests.sim_http import DEEP, Answer, raw
 
-Answer = Callable[[BaseHTTPRequestHandler], None]
 NOW = at("2026-11-26 09:00")
-DEEP = b"[" * 100_000 + b"]" * 100_000
-
-
-def raw(body: bytes, status: int = 200, ctype: str = "application/json", **headers: str) -> Answer:
-    def answer(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        for k, v in headers.items():
-            h.send_header(k.replace("_", "-"), v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-
-    return answer
 
 
 def item(**fields: Any) -> dict[str, Any]:

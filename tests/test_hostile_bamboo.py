@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -19,34 +19,9 @@ from tests import publisher_run as run
 from tests.bamboo_sim import BambooSim
 from tests.broker import Broker, wait_until
 from tests.factories import at
+from tests.sim_http import DEEP, Answer, raw, wire
 
-Answer = Callable[[BaseHTTPRequestHandler], None]
 BERLIN_NOW = at("2026-11-26 09:00")
-
-
-def raw(body: bytes, status: int = 200, ctype: str = "application/json", **headers: str) -> Answer:
-    """An answer of exactly these bytes, with a correct Content-Length."""
-
-    def answer(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        for k, v in headers.items():
-            h.send_header(k.replace("_", "-"), v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-
-    return answer
-
-
-def wire(data: bytes) -> Answer:
-    """Bytes straight onto the socket, status line and all: for transports no server library would send."""
-
-    def answer(h: BaseHTTPRequestHandler) -> None:
-        h.wfile.write(data)
-        h.wfile.flush()
-
-    return answer
 
 
 def result(**fields: object) -> dict[str, object]:
@@ -61,7 +36,6 @@ def page(*items: object) -> bytes:
 
 
 PROJECTS = "deploy/project/all"
-DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
 class Counter:
