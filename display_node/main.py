@@ -62,15 +62,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         node = Node(config, panel)
 
+    run_until_signalled(node, stop)
+    return EXIT_OK
+
+
+def run_until_signalled(node: Node, stop: threading.Event) -> None:
+    """Run the node until SIGTERM, SIGINT or SIGHUP: it then publishes `offline` and leaves cleanly."""
+
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("%s received, stopping", signal.Signals(signum).name)
         stop.set()
         node.wake()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     node.run(stop)
-    return EXIT_OK
 
 
 def keep_logs_out_of_the_drawing(term: Terminal, stop: threading.Event) -> None:

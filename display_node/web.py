@@ -19,12 +19,10 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import sys
 import threading
 from collections.abc import AsyncIterator
 from importlib import resources
-from types import FrameType
 from typing import Any
 
 from luma.core.device import dummy
@@ -42,7 +40,7 @@ from common.topics import Topics
 from common.webserver import ListenError, ThreadedServer
 from display_node.config import DisplayConfig, load
 from display_node.drivers import Panel
-from display_node.main import remove_discovery
+from display_node.main import remove_discovery, run_until_signalled
 from display_node.node import Node, Showing
 from display_node.page import blocks_for, decode_state, model
 from display_node.render import pixels
@@ -277,17 +275,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"fdc web: {e.render()}", file=sys.stderr)
         return EXIT_CONFIG
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("%s received, stopping", signal.Signals(signum).name)
-        stop.set()
-        node.wake()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     try:
-        node.run(stop)
+        run_until_signalled(node, threading.Event())
     finally:
         server.stop()
     return EXIT_OK
