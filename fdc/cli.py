@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS, choices=["debug", "info", "warning", "error"])
 
-    p = sub.add_parser("publisher", parents=[common], help="read the deployment sources and keep the number published on MQTT")
+    p = sub.add_parser(
+        "publisher", parents=[common], help="read the deployment sources and keep the number published on MQTT"
+    )
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="publisher YAML config")
     p.add_argument("--once", action="store_true", help="one poll, publish, exit")
     p.add_argument(
