@@ -7,6 +7,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
+PARTIAL = 8  # the shortest start of a secret that is redacted on its own
+
 
 class RedactSecrets(logging.Filter):
     """Last line of defence: a secret that slips into a log message is replaced by ***."""
@@ -19,8 +21,13 @@ class RedactSecrets(logging.Filter):
         self.secrets.update(v for v in values if v and len(v) >= 3)
 
     def redact(self, text: str) -> str:
+        """Every secret replaced, and so is the start of one that a sentence shortened (`'abcdefgh...`)."""
         for s in self.secrets:
             text = text.replace(s, "***")
+            for k in range(len(s) - 1, PARTIAL - 1, -1):
+                if s[:k] in text:
+                    text = text.replace(s[:k], "***")
+                    break
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:

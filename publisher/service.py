@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from common.logs import REDACT
 from common.payloads import ONLINE, encode_json, encode_weeks
 from common.topics import Topics
 from publisher import events as friday_events
@@ -45,6 +46,7 @@ class Publisher:
         self.days = weekday_numbers(cfg.days)
         self.topics = Topics(cfg.topic_prefix)
         self.fingerprints = cfg.source_fingerprints()
+        REDACT.add(cfg.secrets)
         self.state = state_store.load(cfg.state_file, cfg.fingerprint(), self.fingerprints, cfg.legacy_fingerprint())
         self.relisting = Relisting()
         self.error: str | None = None
@@ -112,7 +114,8 @@ class Publisher:
                 self.state = replace(self.state, sources=self._refold({**sources, **kept}, now))
                 self._news(old, now, quiet=read_well - self._read_well)
                 self._read_well |= read_well
-            self.error = "; ".join([e for e in [self.clock_error] if e] + errors + notes) or None
+            # a server may echo anything back into a sentence: no secret reaches `<prefix>/state`
+            self.error = REDACT.redact("; ".join([e for e in [self.clock_error] if e] + errors + notes)) or None
             self.polled = True
             self.refresh(now)
         return not errors and self.clock_error is None

@@ -221,3 +221,17 @@ def test_sighup_stops_too(tmp_path: Path, bamboo: BambooSim, broker: Broker) -> 
     finally:
         proc.kill()
     assert proc.returncode == 0 and "received SIGHUP: stopping" in err
+
+
+def test_a_server_that_echoes_the_token_never_gets_it_into_the_state(counter: Counter) -> None:
+    """The sentence shows (a shortened form of) what was sent; neither the token nor its start is published."""
+    counter.sim.handlers[counter.results] = raw(page(result(lifeCycleState="sim-token")))
+    error = counter.fails()
+    assert "unknown lifeCycleState '***'" in error
+    long_token = "tok-" + "x" * 60  # longer than a sentence shows: its start must not be published either
+    from common.logs import REDACT
+
+    REDACT.add([long_token])
+    counter.sim.handlers[counter.results] = raw(page(result(lifeCycleState=long_token)))
+    error = counter.fails()
+    assert "tok-xxxx" not in error and "***" in error
