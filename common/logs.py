@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
-PARTIAL = 8  # the shortest start of a secret that is redacted on its own
+PARTIAL = 20  # the shortest start of a secret redacted on its own (sentences cut what they show at 40 characters)
 
 
 class RedactSecrets(logging.Filter):
