@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.sim_http import SimServer
+from tests.sim_http import SimServer, send
 
 DISPLAY = {
     "SUCCESS": "Successful",
@@ -304,14 +304,9 @@ class BambooSim(SimServer):
         return self.context_path
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
-        h.send_response(status)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
+        sent = send(h, status, body, headers)
         with self._lock:
-            self.bytes_sent += len(body)
+            self.bytes_sent += sent
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         if self.latency:

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from tests.sim_http import SimServer
+from tests.sim_http import SimServer, send
 
 DOCS = "https://docs.github.com/rest"
 
@@ -166,12 +166,7 @@ class GitHubSim(SimServer):
                 "x-ratelimit-resource": "core"}  # fmt: skip
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
-        h.send_response(status)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
+        send(h, status, body, headers)
 
     def _error(
         self, h: BaseHTTPRequestHandler, status: int, message: str, limits: dict[str, str], **extra: str

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
-from tests.sim_http import SimServer
+from tests.sim_http import SimServer, send
 
 PRODUCTION_NAMES = ("production", "prod", "live")
 SORTS = ("id", "iid", "created_at", "updated_at", "ref", "finished_at")
@@ -203,14 +203,9 @@ class GitLabSim(SimServer):
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h.send_response(status)
-        for k, v in {"Content-Type": "application/json", **(headers or {})}.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        sent = send(h, status, data, {"Content-Type": "application/json", **(headers or {})})
         with self._lock:
-            self.bytes_sent += len(data)
+            self.bytes_sent += sent
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str = "GET") -> None:
         u = urlparse(h.path)

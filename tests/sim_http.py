@@ -17,17 +17,22 @@ Answer = Callable[[BaseHTTPRequestHandler], None]  # a simulator route that answ
 DEEP = b"[" * 100_000 + b"]" * 100_000  # JSON nested deeper than any parser should follow
 
 
+def send(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> int:
+    """One whole answer: status, headers, a correct Content-Length, the body; returns the bytes of body sent."""
+    h.send_response(status)
+    for k, v in headers.items():
+        h.send_header(k, v)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+    return len(body)
+
+
 def raw(body: bytes, status: int = 200, ctype: str = "application/json", **headers: str) -> Answer:
-    """An answer of exactly these bytes, with a correct Content-Length (`Link=` → a `Link` header)."""
+    """An answer of exactly these bytes (`Link=` → a `Link` header)."""
 
     def answer(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        for k, v in headers.items():
-            h.send_header(k.replace("_", "-"), v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
+        send(h, status, body, {"Content-Type": ctype, **{k.replace("_", "-"): v for k, v in headers.items()}})
 
     return answer
 
